@@ -1,0 +1,121 @@
+// One typed configuration for every role. Values come from the environment and
+// from `--flag value` arguments (flags win); everything has an embedded default
+// so `npm start` needs nothing. A bad value stops start-up naming the setting.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .pipe(z.url().optional())
+  .optional();
+
+export const ROLES = ['http', 'rooms', 'media', 'jobs'] as const;
+export type Role = (typeof ROLES)[number];
+
+const configSchema = z.object({
+  NODE_ENV: z.string().default('development'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(8080).pipe(z.number().max(65535)),
+  PUBLIC_URL: optionalUrl,
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: optionalUrl,
+  REDIS_URL: optionalUrl,
+  ROLES: z
+    .string()
+    .default(ROLES.join(','))
+    .transform((v) => v.split(',').map((r) => r.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(ROLES)).min(1)),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  // secrets: generated once into DATA_DIR/secrets.json when not given
+  JWT_SECRET: z.string().min(32).optional(),
+  TOKEN_TTL_SEC: int(7 * 24 * 3600, 60),
+
+  // gateway
+  CORS_ORIGINS: z.string().default('*'),
+  TRUST_PROXY: z.string().default('loopback'),
+  BODY_LIMIT_BYTES: int(64 * 1024, 1024),
+  RATE_LIMIT_IP_PER_MIN: int(1200, 1),
+  RATE_LIMIT_USER_PER_MIN: int(600, 1),
+  LOGIN_FAILS_PER_USER: int(5, 1), // consecutive failures per username+IP before a delay
+  LOGIN_FAILS_PER_IP_PER_HOUR: int(100, 1),
+  LOGIN_BLOCK_SEC: int(60, 1), // a block always expires: nobody is locked out for good
+  REGISTER_PER_IP_PER_HOUR: int(30, 1),
+  EVENT_LOOP_LAG_MAX_MS: int(250, 10),
+  BREAKER_TIMEOUT_MS: int(2000, 50),
+  BREAKER_FAILURES: int(5, 1),
+  BREAKER_HALF_OPEN_AFTER_MS: int(5000, 100),
+
+  // accounts
+  PASSWORD_MIN_LENGTH: int(8, 8),
+  PASSWORD_MAX_LENGTH: int(256, 16),
+  ADMIN_USERNAME: z.string().optional(),
+  ADMIN_PASSWORD: z.string().optional(),
+  PAGE_LIMIT_DEFAULT: int(20, 1),
+  PAGE_LIMIT_MAX: int(100, 1),
+
+  // files
+  UPLOAD_MAX_BYTES: int(8 * 1024 * 1024, 1024),
+  UPLOAD_MAX_PIXELS: int(40_000_000, 1),
+  AVATAR_SIZE_PX: int(256, 16),
+  COVER_WIDTH_PX: int(1280, 64),
+});
+
+export type Config = z.infer<typeof configSchema> & {
+  publicUrl: string;
+  jwtSecret: string;
+  dataDir: string;
+};
+
+export class ConfigError extends Error {}
+
+/** `--port 9000 --roles http,rooms` -> { PORT: '9000', ROLES: 'http,rooms' } */
+export function flagsToEnv(argv: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) continue;
+    const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
+    const value = inline ?? argv[i + 1];
+    if (inline === undefined) i++;
+    if (value === undefined) throw new ConfigError(`flag --${name} needs a value`);
+    out[name.replace(/-/g, '_').toUpperCase()] = value;
+  }
+  return out;
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env, argv: string[] = []): Config {
+  const merged = { ...env, ...flagsToEnv(argv) };
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(config)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  const dataDir = path.resolve(c.DATA_DIR);
+  const publicUrl = (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/$/, '');
+  const jwtSecret = c.JWT_SECRET ?? persistentSecret(dataDir, 'jwtSecret');
+  return { ...c, dataDir, publicUrl, jwtSecret };
+}
+
+/** A secret generated on first start and kept, so restarts keep sessions valid. */
+function persistentSecret(dataDir: string, name: string): string {
+  mkdirSync(dataDir, { recursive: true });
+  const file = path.join(dataDir, 'secrets.json');
+  const secrets: Record<string, string> = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  if (!secrets[name]) {
+    secrets[name] = randomBytes(32).toString('base64url');
+    writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  }
+  return secrets[name];
+}

@@ -1,0 +1,41 @@
+// Wires the domain services together from their collaborators. Adapters get
+// this object (or the parts they need) and never reach into db/ themselves.
+import path from 'node:path';
+import type { Config } from '../config.ts';
+import type { Database } from '../db/connect.ts';
+import { listAudit, recordAudit, type AuditEntry } from './audit.ts';
+import { createFiles } from './files.ts';
+import { createFollows } from './follows.ts';
+import { createProfiles } from './profiles.ts';
+import { createTokenService } from './tokens.ts';
+import { createUsers } from './users.ts';
+
+export function createServices(config: Config, database: Database) {
+  const { db } = database;
+  const files = createFiles({
+    db,
+    dir: path.join(config.dataDir, 'files'),
+    publicUrl: config.publicUrl,
+    limits: {
+      maxBytes: config.UPLOAD_MAX_BYTES,
+      maxPixels: config.UPLOAD_MAX_PIXELS,
+      avatarPx: config.AVATAR_SIZE_PX,
+      coverWidthPx: config.COVER_WIDTH_PX,
+    },
+  });
+  const users = createUsers({
+    db,
+    passwordPolicy: { minLength: config.PASSWORD_MIN_LENGTH, maxLength: config.PASSWORD_MAX_LENGTH },
+    fileUrl: files.urlOf,
+  });
+  const tokens = createTokenService({ db, secret: config.jwtSecret, ttlSec: config.TOKEN_TTL_SEC });
+  const follows = createFollows({ db, users });
+  const profiles = createProfiles({ db, users, files });
+  const audit = {
+    list: (q: Parameters<typeof listAudit>[1]) => listAudit(db, q),
+    record: (entry: AuditEntry) => recordAudit(db, entry),
+  };
+  return { database, users, tokens, follows, files, profiles, audit };
+}
+
+export type Services = ReturnType<typeof createServices>;

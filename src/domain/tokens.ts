@@ -1,0 +1,71 @@
+// Access tokens: signed JWTs (HS256) whose id is checked against a revocation
+// table on every use, so a logout takes effect at once in every process.
+import { eq, lt } from 'drizzle-orm';
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import type { Executor } from '../db/connect.ts';
+import { revokedTokens } from '../db/schema.ts';
+import { DomainError } from './errors.ts';
+import { newId } from './ids.ts';
+
+export interface TokenClaims {
+  userId: string;
+  jti: string;
+  expiresAt: Date;
+}
+
+export interface TokenService {
+  issue(userId: string): Promise<{ token: string; expiresAt: Date }>;
+  /** Verifies signature, expiry and revocation; throws `unauthorized`. */
+  verify(token: string): Promise<TokenClaims>;
+  revoke(claims: TokenClaims): Promise<void>;
+  purgeExpired(): Promise<number>;
+}
+
+export function createTokenService(deps: { db: Executor; secret: string; ttlSec: number }): TokenService {
+  const key = new TextEncoder().encode(deps.secret);
+  const invalid = () => new DomainError('unauthorized', 'token is missing, invalid, expired or revoked');
+
+  return {
+    async issue(userId) {
+      const expiresAt = new Date(Date.now() + deps.ttlSec * 1000);
+      const token = await new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject(userId)
+        .setJti(newId())
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
+        .sign(key);
+      return { token, expiresAt };
+    },
+
+    async verify(token) {
+      let payload;
+      try {
+        ({ payload } = await jwtVerify(token, key, { algorithms: ['HS256'] }));
+      } catch (e) {
+        if (e instanceof joseErrors.JOSEError || e instanceof TypeError) throw invalid();
+        throw e;
+      }
+      if (!payload.sub || !payload.jti || !payload.exp) throw invalid();
+      const revoked = await deps.db
+        .select({ jti: revokedTokens.jti })
+        .from(revokedTokens)
+        .where(eq(revokedTokens.jti, payload.jti))
+        .limit(1);
+      if (revoked.length > 0) throw invalid();
+      return { userId: payload.sub, jti: payload.jti, expiresAt: new Date(payload.exp * 1000) };
+    },
+
+    async revoke(claims) {
+      await deps.db
+        .insert(revokedTokens)
+        .values({ jti: claims.jti, expiresAt: claims.expiresAt })
+        .onConflictDoNothing();
+    },
+
+    async purgeExpired() {
+      const rows = await deps.db.delete(revokedTokens).where(lt(revokedTokens.expiresAt, new Date())).returning();
+      return rows.length;
+    },
+  };
+}

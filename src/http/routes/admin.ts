@@ -1,0 +1,16 @@
+import type { Config } from '../../config.ts';
+import type { Services } from '../../domain/services.ts';
+import { route, type Api } from '../route.ts';
+import { auditItem, auditQuery, page } from '../schemas.ts';
+
+export function adminRoutes(api: Api, s: Services, config: Config) {
+  route(
+    api,
+    {
+      method: 'get', path: '/admin/audit-log', summary: 'The audit log, newest first (admin)', tags: ['admin'], auth: 'admin',
+      query: auditQuery(config.PAGE_LIMIT_MAX, config.PAGE_LIMIT_DEFAULT),
+      responses: { 200: { description: 'A page of audit entries', schema: page(auditItem) } },
+    },
+    async ({ query }) => ({ body: await s.audit.list(query) }),
+  );
+}

@@ -1,0 +1,62 @@
+import { DomainError } from '../../domain/errors.ts';
+import type { Services } from '../../domain/services.ts';
+import { consumeOrThrow, type createLoginGuard } from '../limits.ts';
+import { route, type Api } from '../route.ts';
+import { loginBody, loginReply, registerBody, userReply } from '../schemas.ts';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+
+export function authRoutes(
+  api: Api,
+  s: Services,
+  guards: { login: ReturnType<typeof createLoginGuard>; register: RateLimiterAbstract },
+) {
+  route(
+    api,
+    {
+      method: 'post', path: '/auth/register', summary: 'Create an account', tags: ['auth'], auth: 'none', body: registerBody,
+      responses: { 201: { description: 'Created', schema: userReply }, 409: { description: 'Username taken' } },
+    },
+    async ({ body, ctx }) => {
+      await consumeOrThrow(guards.register, ctx.ip ?? 'unknown');
+      return { status: 201, body: { user: await s.users.register(body, ctx) } };
+    },
+  );
+
+  route(
+    api,
+    {
+      method: 'post', path: '/auth/login', summary: 'Log in and get a bearer token', tags: ['auth'], auth: 'none', body: loginBody,
+      responses: { 200: { description: 'Logged in', schema: loginReply }, 401: { description: 'Wrong username or password' } },
+    },
+    async ({ req, res, body, ctx }) => {
+      const ip = ctx.ip ?? 'unknown';
+      await guards.login.check(body.username, ip);
+      let user;
+      try {
+        user = await api.auth.login(req, res);
+      } catch (e) {
+        if (e instanceof DomainError && e.code === 'invalid_credentials') await guards.login.failed(body.username, ip);
+        throw e;
+      }
+      await guards.login.succeeded(body.username, ip);
+      const { token, expiresAt } = await s.tokens.issue(user.id);
+      return { body: { token, expiresAt: expiresAt.toISOString(), user } };
+    },
+  );
+
+  route(
+    api,
+    { method: 'post', path: '/auth/logout', summary: 'Revoke the current token at once', tags: ['auth'], auth: 'user', responses: { 204: { description: 'Logged out' } } },
+    async ({ req, ctx }) => {
+      await s.tokens.revoke(req.auth!);
+      await s.audit.record({ actorId: ctx.actorId, action: 'auth.logout', target: ctx.actorId, ip: ctx.ip });
+      return { status: 204 };
+    },
+  );
+
+  route(
+    api,
+    { method: 'get', path: '/auth/me', summary: 'The current user', tags: ['auth'], auth: 'user', responses: { 200: { description: 'Current user', schema: userReply } } },
+    async ({ user }) => ({ body: { user } }),
+  );
+}

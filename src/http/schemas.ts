@@ -1,0 +1,88 @@
+// Zod schemas of the public API (request shapes and reply shapes). The server
+// validates with them, the OpenAPI document is generated from them and the
+// client SDK takes its types from them.
+import { z } from 'zod';
+
+// C0/C1 controls, bidi overrides and zero-width tricks: never in names or chat.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
+
+/** Trimmed, NFC-normalised plain text of bounded length (counted in code points). */
+export const plainText = (field: string, min: number, max: number) =>
+  z
+    .string()
+    .transform((s) => s.normalize('NFC').trim())
+    .refine((s) => !CONTROL.test(s), `${field} must not contain control characters`)
+    .refine((s) => [...s].length >= min, `${field} must be at least ${min} characters`)
+    .refine((s) => [...s].length <= max, `${field} must be at most ${max} characters`);
+
+export const id = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'not a valid id');
+export const idParams = z.strictObject({ id });
+
+export const username = z
+  .string()
+  .regex(/^[A-Za-z0-9_]{3,32}$/, 'username must be 3 to 32 letters, digits or underscores');
+// Length is checked by the password policy (domain), which knows the settings.
+export const password = z.string().min(1, 'password is required').max(4096, 'password is too long');
+export const nickname = plainText('nickname', 1, 32);
+
+export const registerBody = z.strictObject({ username, password, nickname: nickname.optional() });
+export const loginBody = z.strictObject({ username: z.string().min(1).max(64), password });
+export const profilePatchBody = z
+  .strictObject({ nickname: nickname.optional(), avatarUrl: z.string().max(2048).nullable().optional() })
+  .refine((b) => b.nickname !== undefined || b.avatarUrl !== undefined, 'give nickname or avatarUrl');
+
+export const pageQuery = (maxLimit: number, defaultLimit: number) =>
+  z.strictObject({
+    cursor: z.string().max(512).optional(),
+    limit: z.coerce.number().int().min(1).max(maxLimit).default(defaultLimit),
+  });
+
+export const user = z.object({
+  id: z.string(),
+  username: z.string(),
+  nickname: z.string(),
+  avatarUrl: z.string().nullable(),
+  role: z.enum(['user', 'admin']),
+});
+export const profile = user.extend({
+  followers: z.number().int(),
+  following: z.number().int(),
+  roomId: z.string().nullable(),
+  createdAt: z.string(),
+});
+export const userReply = z.object({ user });
+export const loginReply = z.object({ token: z.string(), expiresAt: z.string(), user });
+export const followItem = user.extend({ followedAt: z.string() });
+export const page = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+
+export const fileKind = z.enum(['avatar', 'cover']);
+export const fileReply = z.object({
+  id: z.string(),
+  url: z.string(),
+  kind: fileKind,
+  contentType: z.string(),
+  bytes: z.number().int(),
+  width: z.number().int(),
+  height: z.number().int(),
+});
+
+export const auditQuery = (maxLimit: number, defaultLimit: number) =>
+  pageQuery(maxLimit, defaultLimit).extend({
+    actor: z.string().max(64).optional(),
+    action: z.string().max(64).optional(),
+  });
+export const auditItem = z.object({
+  id: z.string(),
+  at: z.string(),
+  actorId: z.string().nullable(),
+  action: z.string(),
+  target: z.string().nullable(),
+  ip: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()).nullable(),
+});
+
+export type UserDto = z.infer<typeof user>;
+export type ProfileDto = z.infer<typeof profile>;
+export type LoginReply = z.infer<typeof loginReply>;
+export type FileDto = z.infer<typeof fileReply>;
+export type AuditItemDto = z.infer<typeof auditItem>;

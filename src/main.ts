@@ -1,0 +1,30 @@
+// Composition root: read the config, start the roles, stop cleanly on signals.
+import { ConfigError, loadConfig } from './config.ts';
+import { startLiveroom } from './server.ts';
+
+let config;
+try {
+  config = loadConfig(process.env, process.argv.slice(2));
+} catch (e) {
+  if (e instanceof ConfigError) {
+    process.stderr.write(`liveroom: ${e.message}\n`);
+    process.exit(2);
+  }
+  throw e;
+}
+
+const liveroom = await startLiveroom(config);
+process.stdout.write(`Liveroom is running at ${config.publicUrl} (API docs: ${config.publicUrl}/api/docs)\n`);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    liveroom.logger.info({ signal }, 'shutting down');
+    liveroom.close().then(
+      () => process.exit(0),
+      (err) => {
+        liveroom.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  });
+}
