@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { once, openDatabase, type Database } from './db/connect.ts';
+import { createLocalEventBus, createRedisEventBus, type EventBus } from './domain/events.ts';
 import { createServices, type Services } from './domain/services.ts';
 import { createApp } from './http/app.ts';
 import { createLogger } from './logger.ts';
@@ -48,7 +49,14 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
     redis = connectRedis(config.REDIS_URL, logger);
     await redisReady(redis, 10_000);
   }
-  const services = createServices(config, database);
+  const events: EventBus = redis
+    ? createRedisEventBus({
+        publisher: redis,
+        subscriber: connectRedis(config.REDIS_URL!, logger),
+        onError: (err) => logger.warn({ err }, 'event bus error'),
+      })
+    : createLocalEventBus();
+  const services = createServices(config, database, events);
 
   if (config.ADMIN_USERNAME) {
     const { created } = await services.users.ensureAdmin(config.ADMIN_USERNAME, config.ADMIN_PASSWORD, { actorId: null, ip: null });
@@ -72,6 +80,7 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
       server.close(() => resolve());
       server.closeAllConnections();
     });
+    await events.close();
     if (!opts.database) await database.close();
     redis?.disconnect();
   });

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/connect.ts';
+import type { EventBus } from './events.ts';
 import { listAudit, recordAudit, type AuditEntry } from './audit.ts';
 import { createFiles } from './files.ts';
 import { createFollows } from './follows.ts';
@@ -10,7 +11,7 @@ import { createProfiles } from './profiles.ts';
 import { createTokenService } from './tokens.ts';
 import { createUsers } from './users.ts';
 
-export function createServices(config: Config, database: Database) {
+export function createServices(config: Config, database: Database, events: EventBus) {
   const { db } = database;
   const files = createFiles({
     db,
@@ -29,13 +30,13 @@ export function createServices(config: Config, database: Database) {
     fileUrl: files.urlOf,
   });
   const tokens = createTokenService({ db, secret: config.jwtSecret, ttlSec: config.TOKEN_TTL_SEC });
-  const follows = createFollows({ db, users });
+  const follows = createFollows({ db, users, onChange: (e) => void events.publish('follow.changed', e) });
   const profiles = createProfiles({ db, users, files });
   const audit = {
     list: (q: Parameters<typeof listAudit>[1]) => listAudit(db, q),
     record: (entry: AuditEntry) => recordAudit(db, entry),
   };
-  return { database, users, tokens, follows, files, profiles, audit };
+  return { database, events, users, tokens, follows, files, profiles, audit };
 }
 
 export type Services = ReturnType<typeof createServices>;
