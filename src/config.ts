@@ -69,6 +69,18 @@ const configSchema = z.object({
   UPLOAD_MAX_PIXELS: int(40_000_000, 1),
   AVATAR_SIZE_PX: int(256, 16),
   COVER_WIDTH_PX: int(1280, 64),
+
+  // wallet and gifts (coins are integers)
+  SIGNUP_BONUS: int(1000, 0), // coins granted at registration; 0 turns the bonus off
+  GRANT_MAX_AMOUNT: int(1_000_000_000, 1),
+  GIFT_STREAMER_SHARE_PERCENT: int(50, 0).pipe(z.number().max(100)),
+  GIFT_MAX_COUNT: int(999, 1).pipe(z.number().max(100_000)),
+  /** A JSON file (or inline JSON array) of gifts `[{id, name, price, icon}]`; empty means the built-in catalog. */
+  GIFT_CATALOG: z.string().default(''),
+  /** Credit-only accounts (earnings, platform) spread their cached balance over this many rows, so concurrent gifts do not queue on one row lock. */
+  LEDGER_CREDIT_SLOTS: int(8, 1).pipe(z.number().max(64)),
+  IDEMPOTENCY_TTL_SEC: int(24 * 3600, 24 * 3600), // never less than 24 h: clients may retry for a day
+  IDEMPOTENCY_PURGE_EVERY_SEC: int(3600, 10),
 });
 
 export type Config = z.infer<typeof configSchema> & {
