@@ -2,13 +2,16 @@
 // ./migrations are generated from it with `npm run db:generate` and committed.
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   check,
+  foreignKey,
   index,
   integer,
   jsonb,
   pgTable,
   primaryKey,
+  smallint,
   text,
   timestamp,
   uniqueIndex,
@@ -85,4 +88,93 @@ export const auditLog = pgTable(
     details: jsonb('details').$type<Record<string, unknown>>(),
   },
   (t) => [index('audit_actor_idx').on(t.actorId, t.id), index('audit_action_idx').on(t.action, t.id)],
+);
+
+// --- Wallet ledger (domain/ledger.ts). Double entry: every transfer's entries
+// sum to zero; entries and transfers are immutable (triggers refuse UPDATE and
+// DELETE, see migration ledger_guards); a correction is a new transfer.
+
+export const ACCOUNT_KINDS = ['wallet', 'earnings', 'platform', 'issuance'] as const;
+export const TRANSFER_KINDS = ['signup_bonus', 'grant', 'gift', 'correction'] as const;
+
+/**
+ * One row per balance-holding slot of an account. A wallet has slot 0 only (the
+ * never-below-zero check needs one row); credit-only accounts (earnings,
+ * platform) spread over several slots so concurrent gifts do not queue on one
+ * row lock. An account's cached balance is the sum of its slots.
+ */
+export const accounts = pgTable(
+  'accounts',
+  {
+    id: text('id').notNull(),
+    slot: smallint('slot').notNull().default(0),
+    kind: text('kind', { enum: ACCOUNT_KINDS }).notNull(),
+    ownerId: text('owner_id'),
+    balance: bigint('balance', { mode: 'number' }).notNull().default(0),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.id, t.slot] }),
+    // Only the issuance account (where coins come from) may go negative.
+    check('accounts_balance_nonnegative', sql`${t.balance} >= 0 OR ${t.kind} = 'issuance'`),
+    check('accounts_slot_valid', sql`${t.slot} >= 0 AND (${t.slot} = 0 OR ${t.kind} IN ('earnings', 'platform'))`),
+  ],
+);
+
+export const transfers = pgTable(
+  'transfers',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind', { enum: TRANSFER_KINDS }).notNull(),
+    at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /** Who caused it: the admin of a grant, the sender of a gift. */
+    actorId: text('actor_id'),
+    /** Whose wallet it is about: the receiver of a grant, the sender of a gift. */
+    userId: text('user_id'),
+    /** Gifts: the streamer credited. */
+    recipientId: text('recipient_id'),
+    roomId: text('room_id'),
+    giftId: text('gift_id'),
+    giftCount: integer('gift_count'),
+    /** Gross amount moved (the sum of the positive entries). */
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    note: text('note'),
+  },
+  (t) => [
+    check('transfers_amount_positive', sql`${t.amount} > 0`),
+    index('transfers_room_gifts_idx').on(t.roomId, t.at).where(sql`${t.kind} = 'gift'`),
+  ],
+);
+
+export const entries = pgTable(
+  'entries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    transferId: text('transfer_id').notNull().references(() => transfers.id),
+    accountId: text('account_id').notNull(),
+    slot: smallint('slot').notNull(),
+    amount: bigint('amount', { mode: 'number' }).notNull(),
+    /** The slot's balance right after this entry (for a wallet, the wallet's balance). */
+    balanceAfter: bigint('balance_after', { mode: 'number' }).notNull(),
+  },
+  (t) => [
+    foreignKey({ columns: [t.accountId, t.slot], foreignColumns: [accounts.id, accounts.slot], name: 'entries_account_fk' }),
+    check('entries_amount_nonzero', sql`${t.amount} <> 0`),
+    index('entries_account_idx').on(t.accountId, t.id),
+    index('entries_transfer_idx').on(t.transferId),
+  ],
+);
+
+/** The first reply to a money-moving request, by (user, Idempotency-Key); purged after IDEMPOTENCY_TTL_SEC. */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    userId: text('user_id').notNull(),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    status: integer('status').notNull(),
+    response: jsonb('response').$type<Record<string, unknown>>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
 );
