@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   'unavailable',
   'idempotency_conflict',
   'insufficient_funds',
+  'gift_not_found',
+  'cannot_gift_own_room',
   'conflict',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

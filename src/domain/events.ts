@@ -10,6 +10,20 @@ export interface EventMap {
   'room.status': { roomId: string; status: 'idle' | 'live' | 'ended'; interrupted?: boolean; at: string };
   'room.updated': { roomId: string };
   'follow.changed': { type: 'follow' | 'unfollow'; followerId: string; followeeId: string };
+  /** A paid gift, published after its transfer committed (domain/gifts.ts); `amount` is the total paid in coins. */
+  'room.gift': {
+    roomId: string;
+    giftEventId: string;
+    userId: string;
+    nickname: string;
+    streamerId: string;
+    giftId: string;
+    giftName: string;
+    icon: string;
+    count: number;
+    amount: number;
+    at: string;
+  };
 }
 export type Topic = keyof EventMap;
 export type Handler<T extends Topic> = (payload: EventMap[T]) => void;

@@ -13,6 +13,8 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   unauthorized: 401,
   invalid_credentials: 401,
   insufficient_funds: 402,
+  cannot_gift_own_room: 403,
+  gift_not_found: 404,
   forbidden: 403,
   not_found: 404,
   user_not_found: 404,
