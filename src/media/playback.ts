@@ -1,0 +1,451 @@
+// HTTP-FLV and WS-FLV playback by room id, fed by node-media-server.
+//
+// One internal subscriber per live room receives the FLV tags that
+// node-media-server builds once per packet; this module fans them out to its
+// own viewers. Hot-path rules (the cost per viewer is what limits a media node):
+// tags accumulated during one event-loop turn are joined into ONE buffer that
+// every viewer shares, each viewer gets one socket write per turn, nothing is
+// allocated per viewer per tag, and nothing is logged per packet. HTTP
+// responses are written straight to the socket without chunked framing.
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import { createRequire } from 'node:module';
+import { WebSocketServer, WebSocket } from 'ws';
+import type { Logger } from 'pino';
+
+const require = createRequire(import.meta.url);
+// node-media-server's session base: gives the internal subscriber the fields
+// its BroadcastServer reads (id, endTime, stats).
+const BaseSession = require('node-media-server/src/session/base_session.js') as new () => NmsSession;
+
+interface NmsSession {
+  id: string;
+  ip: string;
+  protocol: string;
+  streamPath: string;
+  streamApp: string;
+  streamName: string;
+  outBytes: number;
+  sendBuffer: (buffer: Buffer) => void;
+  close: () => void;
+}
+
+/** The part of node-media-server's BroadcastServer this module uses. */
+interface NmsBroadcast {
+  streamPath: string;
+  postPlay(session: NmsSession): string | null;
+  donePlay(session: NmsSession): void;
+}
+
+export interface FlvPlayback {
+  port: number;
+  attach(roomId: string, broadcast: unknown): void;
+  detach(roomId: string): void;
+  viewers(roomId: string): number;
+  viewerCounts(): Record<string, number>;
+  close(): Promise<void>;
+}
+
+export interface FlvPlaybackOptions {
+  host: string;
+  port: number;
+  logger: Logger;
+  /** A viewer whose unsent bytes exceed this is dropped (it cannot keep up). */
+  maxViewerBufferBytes?: number;
+  /** The GOP cache is abandoned past this size; new viewers then wait for the next keyframe. */
+  maxGopBytes?: number;
+  /** Extra wait before a batch is sent (0: send at the end of the event-loop turn). */
+  flushIntervalMs?: number;
+}
+
+export const FLV_DEFAULTS = {
+  maxViewerBufferBytes: 4 * 1024 * 1024,
+  maxGopBytes: 16 * 1024 * 1024,
+  flushIntervalMs: 0,
+};
+
+const ROOM_PATH = /^\/live\/([A-Za-z0-9_-]{1,128})\.flv$/;
+const FLV_HEADER = Buffer.from([0x46, 0x4c, 0x56, 0x01, 0x05, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x00]);
+const CORS_HEADERS: Record<string, string> = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+  'Access-Control-Allow-Headers': 'Range, Content-Type',
+  'Access-Control-Expose-Headers': 'Content-Length',
+  'Access-Control-Max-Age': '86400',
+};
+// Raw response head for HTTP-FLV: no Content-Length and no chunked framing, the
+// body ends when the connection closes (HTTP/1.1 allows it; fetch and mpegts.js read it).
+const FLV_RESPONSE_HEAD = Buffer.from(
+  'HTTP/1.1 200 OK\r\n' +
+    'Content-Type: video/x-flv\r\n' +
+    'Cache-Control: no-cache, no-store\r\n' +
+    'Connection: close\r\n' +
+    Object.entries(CORS_HEADERS)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('') +
+    '\r\n',
+);
+
+// FLV tag kinds this module tells apart (from the tag bytes, see classify()).
+const TAG_OTHER = 0;
+const TAG_META = 1;
+const TAG_AUDIO_HEADER = 2;
+const TAG_VIDEO_HEADER = 3;
+const TAG_KEYFRAME = 4;
+const TAG_VIDEO = 5;
+const TAG_FLV_FILE_HEADER = 6;
+
+/** What an FLV tag (11-byte header + body + 4-byte size) is, from a few bytes of it. */
+function classify(tag: Buffer): number {
+  if (tag.length >= 13 && tag[0] === 0x46 && tag[1] === 0x4c && tag[2] === 0x56) return TAG_FLV_FILE_HEADER;
+  if (tag.length < 12) return TAG_OTHER;
+  const type = tag[0]! & 0x1f;
+  const b = tag[11]!;
+  if (type === 18) return TAG_META;
+  if (type === 8) {
+    const format = b >> 4;
+    if (format === 10) return tag[12] === 0 ? TAG_AUDIO_HEADER : TAG_OTHER; // AAC
+    if (format === 9) return (b & 0x0f) === 0 ? TAG_AUDIO_HEADER : TAG_OTHER; // enhanced audio
+    return TAG_OTHER;
+  }
+  if (type === 9) {
+    if (b & 0x80) {
+      // enhanced RTMP video (HEVC, AV1, VP9): frame type in bits 4-6, packet type in 0-3
+      if ((b & 0x0f) === 0) return TAG_VIDEO_HEADER;
+      return ((b >> 4) & 0x07) === 1 ? TAG_KEYFRAME : TAG_VIDEO;
+    }
+    const codec = b & 0x0f;
+    if ((codec === 7 || codec === 12) && tag[12] === 0) return TAG_VIDEO_HEADER;
+    if ((b >> 4) === 5) return TAG_OTHER; // video info/command frame
+    return (b >> 4) === 1 ? TAG_KEYFRAME : TAG_VIDEO;
+  }
+  return TAG_OTHER;
+}
+
+interface Viewer {
+  socket: Socket;
+  ws: WebSocket | null;
+}
+
+class Room {
+  readonly id: string;
+  readonly broadcast: NmsBroadcast;
+  readonly session: NmsSession;
+  /** Viewers receiving the shared batches. */
+  readonly live = new Set<Viewer>();
+  /** Viewers that joined before any keyframe: they start at the next one. */
+  readonly waiting = new Set<Viewer>();
+  meta: Buffer | null = null;
+  audioHeader: Buffer | null = null;
+  videoHeader: Buffer | null = null;
+  /** Tags since the last keyframe (starting with it), or null when there is none usable. */
+  gop: Buffer[] | null = null;
+  gopBytes = 0;
+  pending: Buffer[] = [];
+  flushScheduled = false;
+  flushTimer: NodeJS.Timeout | null = null;
+  closed = false;
+
+  constructor(id: string, broadcast: NmsBroadcast, session: NmsSession) {
+    this.id = id;
+    this.broadcast = broadcast;
+    this.session = session;
+  }
+
+  get viewerCount(): number {
+    return this.live.size + this.waiting.size;
+  }
+}
+
+export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPlayback> {
+  const log = opts.logger.child({ module: 'flv-playback' });
+  const maxViewerBufferBytes = opts.maxViewerBufferBytes ?? FLV_DEFAULTS.maxViewerBufferBytes;
+  const maxGopBytes = opts.maxGopBytes ?? FLV_DEFAULTS.maxGopBytes;
+  const flushIntervalMs = opts.flushIntervalMs ?? FLV_DEFAULTS.flushIntervalMs;
+  const rooms = new Map<string, Room>();
+  let closing: Promise<void> | null = null;
+
+  // --- fan-out ---------------------------------------------------------------
+
+  const onTag = (room: Room, tag: Buffer): void => {
+    if (room.closed) return;
+    const kind = classify(tag);
+    switch (kind) {
+      case TAG_FLV_FILE_HEADER:
+        return; // each viewer gets its own file header
+      case TAG_META:
+        room.meta = tag;
+        break;
+      case TAG_AUDIO_HEADER:
+        room.audioHeader = tag;
+        break;
+      case TAG_VIDEO_HEADER:
+        room.videoHeader = tag;
+        // a new sequence header invalidates cached frames of the old one
+        room.gop = null;
+        room.gopBytes = 0;
+        break;
+      case TAG_KEYFRAME:
+        // everything queued so far belongs to the old GOP: send it, then let the
+        // viewers that wait for a keyframe in, so their first frame is this one
+        flush(room);
+        for (const v of room.waiting) room.live.add(v);
+        room.waiting.clear();
+        room.gop = [];
+        room.gopBytes = 0;
+        break;
+    }
+    if (room.gop !== null && kind !== TAG_META && kind !== TAG_AUDIO_HEADER && kind !== TAG_VIDEO_HEADER) {
+      room.gop.push(tag);
+      room.gopBytes += tag.length;
+      if (room.gopBytes > maxGopBytes) {
+        room.gop = null; // too long a GOP to replay; late joiners wait for the next keyframe
+        room.gopBytes = 0;
+      }
+    }
+    room.pending.push(tag);
+    if (!room.flushScheduled) {
+      room.flushScheduled = true;
+      if (flushIntervalMs > 0) room.flushTimer = setTimeout(flushLater, flushIntervalMs, room);
+      else setImmediate(flushLater, room);
+    }
+  };
+
+  const flushLater = (room: Room): void => {
+    room.flushTimer = null;
+    flush(room);
+  };
+
+  const flush = (room: Room): void => {
+    room.flushScheduled = false;
+    const pending = room.pending;
+    if (pending.length === 0) return;
+    room.pending = [];
+    if (room.live.size === 0) return;
+    // one buffer per batch, shared by every viewer
+    const batch = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+    room.session.outBytes += batch.length;
+    for (const v of room.live) send(room, v, batch);
+  };
+
+  const send = (room: Room, v: Viewer, data: Buffer): void => {
+    if (v.ws === null) {
+      if (v.socket.writableLength > maxViewerBufferBytes) return dropSlow(room, v);
+      v.socket.write(data);
+    } else {
+      if (v.ws.readyState !== WebSocket.OPEN) return;
+      if (v.ws.bufferedAmount > maxViewerBufferBytes) return dropSlow(room, v);
+      v.ws.send(data, { binary: true, compress: false });
+    }
+  };
+
+  const dropSlow = (room: Room, v: Viewer): void => {
+    log.debug({ roomId: room.id }, 'dropping a viewer that cannot keep up');
+    removeViewer(room, v);
+    if (v.ws) v.ws.terminate();
+    else v.socket.destroy();
+  };
+
+  const removeViewer = (room: Room, v: Viewer): void => {
+    room.live.delete(v);
+    room.waiting.delete(v);
+  };
+
+  /** Start a viewer: FLV header, metadata, sequence headers and the GOP so far, in one write. */
+  const addViewer = (room: Room, v: Viewer): void => {
+    // queued tags are already in the GOP; send them to the others first so the
+    // newcomer sees each tag exactly once
+    flush(room);
+    const parts: Buffer[] = [FLV_HEADER];
+    if (room.meta) parts.push(room.meta);
+    if (room.audioHeader) parts.push(room.audioHeader);
+    if (room.videoHeader) parts.push(room.videoHeader);
+    if (room.gop !== null) {
+      for (const t of room.gop) parts.push(t);
+      room.live.add(v);
+    } else {
+      room.waiting.add(v);
+    }
+    send(room, v, Buffer.concat(parts));
+  };
+
+  // --- HTTP and WebSocket --------------------------------------------------
+
+  const server = http.createServer({ noDelay: true });
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4096 });
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  const roomOf = (url: string | undefined): Room | undefined => {
+    const q = url?.indexOf('?') ?? -1;
+    const path = q >= 0 ? url!.slice(0, q) : (url ?? '');
+    const m = ROOM_PATH.exec(path);
+    return m ? rooms.get(m[1]!) : undefined;
+  };
+
+  const notFound = (res: http.ServerResponse): void => {
+    res.writeHead(404, { ...CORS_HEADERS, 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ error: { code: 'stream_not_found', message: 'no live stream for this room' } }));
+  };
+
+  server.on('request', (req, res) => {
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, CORS_HEADERS);
+      res.end();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { ...CORS_HEADERS, Allow: 'GET, HEAD, OPTIONS', 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'method_not_allowed', message: 'use GET' } }));
+      return;
+    }
+    const room = roomOf(req.url);
+    if (!room || closing) return notFound(res);
+    if (req.method === 'HEAD') {
+      res.writeHead(200, { ...CORS_HEADERS, 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache, no-store' });
+      res.end();
+      return;
+    }
+    // Take the socket over: from here on the body is raw FLV bytes.
+    const socket = req.socket;
+    socket.write(FLV_RESPONSE_HEAD);
+    const v: Viewer = { socket, ws: null };
+    socket.once('close', () => removeViewer(room, v));
+    socket.on('error', () => socket.destroy());
+    addViewer(room, v);
+  });
+
+  server.on('upgrade', (req, socket: Socket, head) => {
+    socket.on('error', () => socket.destroy());
+    const room = roomOf(req.url);
+    if (!room || closing) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (room.closed) {
+        ws.close(1001, 'stream ended');
+        return;
+      }
+      const v: Viewer = { socket, ws };
+      ws.once('close', () => removeViewer(room, v));
+      ws.on('error', () => ws.terminate());
+      addViewer(room, v);
+    });
+  });
+
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  log.info({ port }, 'FLV playback listening');
+
+  // --- rooms -----------------------------------------------------------------
+
+  const endRoom = (room: Room, terminate: boolean): void => {
+    room.closed = true;
+    if (room.flushTimer) clearTimeout(room.flushTimer);
+    room.flushTimer = null;
+    room.pending = [];
+    room.gop = null;
+    try {
+      room.broadcast.donePlay(room.session);
+    } catch (err) {
+      log.warn({ err, roomId: room.id }, 'unsubscribing from the broadcast failed');
+    }
+    for (const set of [room.live, room.waiting]) {
+      for (const v of set) {
+        if (v.ws) {
+          if (terminate) v.ws.terminate();
+          else v.ws.close(1000, 'stream ended');
+        } else if (terminate) v.socket.destroy();
+        else v.socket.end();
+      }
+      set.clear();
+    }
+  };
+
+  return {
+    port,
+
+    attach(roomId: string, broadcast: unknown): void {
+      if (closing) return;
+      const b = broadcast as NmsBroadcast;
+      if (!b || typeof b.postPlay !== 'function' || typeof b.donePlay !== 'function') {
+        throw new TypeError('attach() needs a node-media-server BroadcastServer');
+      }
+      const existing = rooms.get(roomId);
+      if (existing) {
+        if (existing.broadcast === b) return;
+        endRoom(existing, false);
+        rooms.delete(roomId);
+      }
+      const session = new BaseSession();
+      // internal subscriber: an empty ip keeps it out of play events and play counts
+      session.ip = '';
+      session.protocol = 'flv';
+      session.streamPath = b.streamPath;
+      const room = new Room(roomId, b, session);
+      session.sendBuffer = (tag: Buffer) => onTag(room, tag);
+      session.close = () => {
+        if (rooms.get(roomId) === room) rooms.delete(roomId);
+        endRoom(room, false);
+      };
+      rooms.set(roomId, room);
+      const err = b.postPlay(session);
+      if (err) {
+        rooms.delete(roomId);
+        room.closed = true;
+        throw new Error(`subscribing to the broadcast failed: ${err}`);
+      }
+      log.info({ roomId }, 'FLV playback attached');
+    },
+
+    detach(roomId: string): void {
+      const room = rooms.get(roomId);
+      if (!room) return;
+      rooms.delete(roomId);
+      endRoom(room, false);
+      log.info({ roomId }, 'FLV playback detached');
+    },
+
+    viewers(roomId: string): number {
+      return rooms.get(roomId)?.viewerCount ?? 0;
+    },
+
+    viewerCounts(): Record<string, number> {
+      const out: Record<string, number> = {};
+      for (const [id, room] of rooms) out[id] = room.viewerCount;
+      return out;
+    },
+
+    close(): Promise<void> {
+      closing ??= (async () => {
+        for (const room of rooms.values()) endRoom(room, true);
+        rooms.clear();
+        for (const ws of wss.clients) ws.terminate();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          for (const s of sockets) s.destroy();
+          server.closeAllConnections();
+        });
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+        log.info('FLV playback closed');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,96 @@
+// A streaming FLV tag reader that copies nothing: it counts bytes and reports
+// each tag's type, timestamp and first two body bytes (enough to tell sequence
+// headers and keyframes apart). Used by the playback tests and by the fan-out
+// benchmark, whose readers must stay light at thousands of sockets.
+
+export const FLV_AUDIO = 8;
+export const FLV_VIDEO = 9;
+export const FLV_SCRIPT = 18;
+
+export interface FlvTag {
+  type: number;
+  timestamp: number;
+  /** First body byte: for video, frame type (high nibble) and codec id. */
+  b0: number;
+  /** Second body byte: for AVC/AAC, the packet type (0 = sequence header). */
+  b1: number;
+  size: number;
+}
+
+/** Is this video tag a coded keyframe (not a sequence header)? */
+export function isKeyframe(t: FlvTag): boolean {
+  if (t.type !== FLV_VIDEO) return false;
+  if (t.b0 & 0x80) return ((t.b0 >> 4) & 7) === 1 && (t.b0 & 0x0f) !== 0;
+  return t.b0 >> 4 === 1 && t.b1 !== 0;
+}
+
+/** Is this a video or audio sequence header? */
+export function isSequenceHeader(t: FlvTag): boolean {
+  if (t.type === FLV_VIDEO) return t.b0 & 0x80 ? (t.b0 & 0x0f) === 0 : t.b1 === 0;
+  if (t.type === FLV_AUDIO) return t.b0 >> 4 === 10 && t.b1 === 0;
+  return false;
+}
+
+export class FlvTagReader {
+  bytes = 0;
+  tags = 0;
+  /** Set once the 13-byte file header has been seen; false if it was not "FLV". */
+  headerOk: boolean | null = null;
+  error: string | null = null;
+  private readonly onTag: ((tag: FlvTag) => void) | null;
+  // state: reading the file header, a tag header (11 + 2 body bytes), or skipping a body
+  private headerLeft = 13;
+  private readonly scratch = Buffer.alloc(13);
+  private scratchLen = 0;
+  private skip = 0;
+  private readonly tag: FlvTag = { type: 0, timestamp: 0, b0: 0, b1: 0, size: 0 };
+
+  constructor(onTag: ((tag: FlvTag) => void) | null = null) {
+    this.onTag = onTag;
+  }
+
+  push(chunk: Uint8Array): void {
+    this.bytes += chunk.length;
+    let i = 0;
+    const n = chunk.length;
+    while (i < n && this.error === null) {
+      if (this.headerLeft > 0) {
+        const take = Math.min(this.headerLeft, n - i);
+        if (this.headerOk === null && this.headerLeft === 13) {
+          this.headerOk = chunk[i] === 0x46 && (n - i < 3 || (chunk[i + 1] === 0x4c && chunk[i + 2] === 0x56));
+          if (!this.headerOk) this.error = 'not an FLV stream';
+        }
+        this.headerLeft -= take;
+        i += take;
+        continue;
+      }
+      if (this.skip > 0) {
+        const take = Math.min(this.skip, n - i);
+        this.skip -= take;
+        i += take;
+        continue;
+      }
+      // collect 13 bytes: 11-byte tag header + 2 body bytes
+      const take = Math.min(13 - this.scratchLen, n - i);
+      for (let k = 0; k < take; k++) this.scratch[this.scratchLen + k] = chunk[i + k]!;
+      this.scratchLen += take;
+      i += take;
+      if (this.scratchLen < 13) continue;
+      this.scratchLen = 0;
+      const s = this.scratch;
+      const t = this.tag;
+      t.type = s[0]! & 0x1f;
+      t.size = (s[1]! << 16) | (s[2]! << 8) | s[3]!;
+      t.timestamp = ((s[7]! << 24) | (s[4]! << 16) | (s[5]! << 8) | s[6]!) >>> 0;
+      t.b0 = s[11]!;
+      t.b1 = s[12]!;
+      if (t.size < 2) {
+        this.error = `FLV tag of ${t.size} bytes`;
+        return;
+      }
+      this.skip = t.size - 2 + 4;
+      this.tags++;
+      this.onTag?.(t);
+    }
+  }
+}

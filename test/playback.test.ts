@@ -1,0 +1,292 @@
+// HTTP-FLV and WS-FLV playback (src/media/playback.ts) behind a real
+// node-media-server fed by a real ffmpeg push. node-media-server keeps global
+// state, so this file runs one instance for all its tests.
+import assert from 'node:assert/strict';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
+import WebSocket from 'ws';
+import { createFlvPlayback, type FlvPlayback } from '../src/media/playback.ts';
+import { FlvTagReader, FLV_VIDEO, isKeyframe, isSequenceHeader, type FlvTag } from './helpers/flv.ts';
+
+const require = createRequire(import.meta.url);
+const NodeMediaServer = require('node-media-server');
+const nmsContext = require('node-media-server/src/core/context.js');
+const nmsLogger = require('node-media-server/src/core/logger.js');
+
+const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function push(rtmpPort: number, name: string): ChildProcess {
+  // prettier-ignore
+  const args = ['-hide_banner', '-loglevel', 'error', '-re',
+    '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=25', '-f', 'lavfi', '-i', 'sine',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-b:v', '1500k',
+    '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${rtmpPort}/live/${name}`];
+  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr!.resume();
+  return child;
+}
+
+function stop(child: ChildProcess | undefined): void {
+  if (child?.pid && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
+}
+
+/** An HTTP-FLV viewer that parses what it receives. */
+function httpViewer(url: string): { tags: FlvTag[]; reader: FlvTagReader; status: Promise<number>; ended: Promise<void>; abort: () => void } {
+  const ac = new AbortController();
+  const tags: FlvTag[] = [];
+  const reader = new FlvTagReader((t) => tags.push({ ...t }));
+  let onStatus!: (s: number) => void;
+  const status = new Promise<number>((r) => (onStatus = r));
+  const ended = (async () => {
+    try {
+      const res = await fetch(url, { signal: ac.signal });
+      onStatus(res.status);
+      if (!res.body) return;
+      const body = res.body.getReader();
+      for (;;) {
+        const { done, value } = await body.read();
+        if (done) break;
+        reader.push(value);
+      }
+    } catch (err) {
+      onStatus(0);
+      if ((err as Error).name !== 'AbortError') throw err;
+    }
+  })();
+  return { tags, reader, status, ended, abort: () => ac.abort() };
+}
+
+function firstCodedVideo(tags: FlvTag[]): FlvTag | undefined {
+  return tags.find((t) => t.type === FLV_VIDEO && !isSequenceHeader(t));
+}
+
+describe('FLV playback', () => {
+  let nms: any;
+  let playback: FlvPlayback;
+  let ffmpeg: ChildProcess | undefined;
+  let dir: string;
+  let rtmpPort: number;
+  let base: string;
+  const ROOM = 'room-a';
+  const STREAM = 'key-a';
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'liveroom-playback-'));
+    rtmpPort = await freePort();
+    nms = new NodeMediaServer({ bind: '127.0.0.1', rtmp: { port: rtmpPort, chunk_size: 60000, gop_cache: true, ping: 30, ping_timeout: 60 }, store: { path: dir } });
+    nmsLogger.level = 'error';
+    // attach the room when its publish starts (the ingest side does this in the app)
+    nms.on('postPublish', (session: { streamPath: string; streamName: string }) => {
+      if (session.streamName !== STREAM) return;
+      playback.attach(ROOM, nmsContext.broadcasts.get(session.streamPath));
+    });
+    await nms.run();
+    playback = await createFlvPlayback({ host: '127.0.0.1', port: 0, logger, maxViewerBufferBytes: 256 * 1024 });
+    base = `http://127.0.0.1:${playback.port}/live`;
+    ffmpeg = push(rtmpPort, STREAM);
+    // live once a viewer gets coded video
+    await until('the room to be attached', () => playback.viewerCounts()[ROOM] !== undefined);
+    const probe = httpViewer(`${base}/${ROOM}.flv`);
+    await until('video from the push', () => firstCodedVideo(probe.tags) !== undefined);
+    probe.abort();
+    await probe.ended;
+  });
+
+  after(async () => {
+    stop(ffmpeg);
+    await playback?.close();
+    await nms?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('ffprobe reads the HTTP-FLV URL and finds H.264 640x360 and AAC', async () => {
+    const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) => {
+      execFile('ffprobe', ['-v', 'error', '-rw_timeout', '20000000', '-show_streams', '-of', 'json', `${base}/${ROOM}.flv`], { timeout: 60_000 }, (err, stdout) =>
+        err ? reject(err) : resolve({ stdout }),
+      );
+    });
+    const streams = JSON.parse(stdout).streams as { codec_name: string; width?: number; height?: number }[];
+    const video = streams.find((s) => s.codec_name === 'h264');
+    assert.ok(video, `no h264 stream in ${stdout}`);
+    assert.equal(video.width, 640);
+    assert.equal(video.height, 360);
+    assert.ok(streams.some((s) => s.codec_name === 'aac'), 'no aac stream');
+  });
+
+  test('a WS-FLV client receives the FLV header, then video tags starting on a keyframe', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${playback.port}/live/${ROOM}.flv`);
+    const tags: FlvTag[] = [];
+    const reader = new FlvTagReader((t) => tags.push({ ...t }));
+    ws.on('message', (data: Buffer) => reader.push(data));
+    try {
+      await once(ws, 'open');
+      await until('30 video tags over WS-FLV', () => tags.filter((t) => t.type === FLV_VIDEO).length >= 30);
+      assert.equal(reader.headerOk, true);
+      assert.equal(reader.error, null);
+      const video = tags.filter((t) => t.type === FLV_VIDEO);
+      assert.ok(isSequenceHeader(video[0]!), 'the AVC sequence header comes first');
+      assert.ok(isKeyframe(firstCodedVideo(tags)!), 'the first coded frame is a keyframe');
+      assert.ok(video.slice(1).some((t) => !isKeyframe(t)), 'inter frames follow');
+    } finally {
+      ws.terminate();
+    }
+  });
+
+  test('a late joiner starts on a keyframe from the GOP cache', async () => {
+    for (let i = 0; i < 3; i++) {
+      // join at different points of the 1 s GOP
+      await new Promise((r) => setTimeout(r, 370));
+      const v = httpViewer(`${base}/${ROOM}.flv`);
+      try {
+        assert.equal(await v.status, 200);
+        await until('coded video', () => firstCodedVideo(v.tags) !== undefined);
+        assert.ok(isKeyframe(firstCodedVideo(v.tags)!), `join ${i}: first coded video tag is a keyframe`);
+        assert.ok(v.tags.some((t) => t.type === 18), 'metadata is sent');
+      } finally {
+        v.abort();
+        await v.ended;
+      }
+    }
+  });
+
+  test('the viewer count follows viewers joining and leaving', async () => {
+    await until('no viewers left from other tests', () => playback.viewers(ROOM) === 0);
+    const a = httpViewer(`${base}/${ROOM}.flv`);
+    const b = new WebSocket(`ws://127.0.0.1:${playback.port}/live/${ROOM}.flv`);
+    try {
+      await until('2 viewers', () => playback.viewers(ROOM) === 2);
+      assert.deepEqual(playback.viewerCounts(), { [ROOM]: 2 });
+      a.abort();
+      await until('1 viewer', () => playback.viewers(ROOM) === 1);
+      b.close();
+      await until('0 viewers', () => playback.viewers(ROOM) === 0);
+    } finally {
+      a.abort();
+      b.terminate();
+      await a.ended;
+    }
+  });
+
+  test('an unknown room is 404 over HTTP and WebSocket, with CORS', async () => {
+    const res = await fetch(`${base}/no-such-room.flv`);
+    assert.equal(res.status, 404);
+    assert.equal(res.headers.get('access-control-allow-origin'), '*');
+    assert.equal((await res.json()).error.code, 'stream_not_found');
+    assert.equal((await fetch(`http://127.0.0.1:${playback.port}/live/../etc/passwd`)).status, 404);
+    const ws = new WebSocket(`ws://127.0.0.1:${playback.port}/live/no-such-room.flv`);
+    ws.on('error', () => {});
+    const [req, res2] = (await once(ws, 'unexpected-response')) as [{ destroy(): void }, { statusCode: number }];
+    assert.equal(res2.statusCode, 404);
+    req.destroy();
+    const pre = await fetch(`${base}/${ROOM}.flv`, { method: 'OPTIONS', headers: { origin: 'http://example.com', 'access-control-request-method': 'GET' } });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-origin'), '*');
+  });
+
+  test('a reader that stops reading is dropped, others keep playing', async () => {
+    const fast = httpViewer(`${base}/${ROOM}.flv`);
+    // a raw client that sends the request, then never reads
+    const slow = net.connect(playback.port, '127.0.0.1');
+    await once(slow, 'connect');
+    slow.write(`GET /live/${ROOM}.flv HTTP/1.1\r\nHost: x\r\n\r\n`);
+    slow.pause();
+    let slowClosed = false;
+    slow.on('close', () => (slowClosed = true));
+    slow.on('error', () => {});
+    try {
+      assert.equal(await fast.status, 200);
+      await until('2 viewers', () => playback.viewers(ROOM) === 2);
+      await until('the slow reader to be dropped', () => playback.viewers(ROOM) === 1, 120_000);
+      // the server closed it: its socket ends once the client reads again
+      slow.resume();
+      await until('the slow socket to close', () => slowClosed);
+      const before = fast.reader.bytes;
+      await until('the fast reader to keep receiving', () => fast.reader.bytes > before + 50_000);
+      assert.equal(fast.reader.error, null);
+    } finally {
+      slow.destroy();
+      fast.abort();
+      await fast.ended;
+    }
+  });
+
+  test('a room going offline ends its viewers and then answers 404', async () => {
+    const v = httpViewer(`${base}/${ROOM}.flv`);
+    const ws = new WebSocket(`ws://127.0.0.1:${playback.port}/live/${ROOM}.flv`);
+    const wsClosed = once(ws, 'close');
+    await until('2 viewers', () => playback.viewers(ROOM) === 2);
+    playback.detach(ROOM);
+    await v.ended; // the response body ends
+    const [code] = (await wsClosed) as [number];
+    assert.equal(code, 1000);
+    assert.equal(playback.viewers(ROOM), 0);
+    assert.deepEqual(playback.viewerCounts(), {});
+    assert.equal((await fetch(`${base}/${ROOM}.flv`)).status, 404);
+    // attach again for the remaining tests
+    const broadcast = [...nmsContext.broadcasts.values()].find((b: { streamPath: string }) => b.streamPath === `/live/${STREAM}`);
+    playback.attach(ROOM, broadcast);
+    const again = httpViewer(`${base}/${ROOM}.flv`);
+    await until('video after re-attaching', () => firstCodedVideo(again.tags) !== undefined);
+    assert.ok(isKeyframe(firstCodedVideo(again.tags)!));
+    again.abort();
+    await again.ended;
+  });
+
+  test('close() ends every viewer and leaves no sockets or timers behind', async () => {
+    const count = () => {
+      const out: Record<string, number> = {};
+      for (const r of process.getActiveResourcesInfo()) out[r] = (out[r] ?? 0) + 1;
+      return out;
+    };
+    const baseline = count();
+    const second = await createFlvPlayback({ host: '127.0.0.1', port: 0, logger, flushIntervalMs: 20 });
+    const broadcast = [...nmsContext.broadcasts.values()].find((b: { streamPath: string }) => b.streamPath === `/live/${STREAM}`);
+    const subscribers = broadcast.subscribers.size;
+    second.attach('room-b', broadcast);
+    assert.equal(broadcast.subscribers.size, subscribers + 1);
+    const v = httpViewer(`http://127.0.0.1:${second.port}/live/room-b.flv`);
+    const ws = new WebSocket(`ws://127.0.0.1:${second.port}/live/room-b.flv`);
+    const wsClosed = once(ws, 'close');
+    await until('2 viewers with video', () => second.viewers('room-b') === 2 && firstCodedVideo(v.tags) !== undefined);
+    await second.close();
+    await second.close(); // a second close waits on the first
+    await v.ended;
+    await wsClosed;
+    const refused = await fetch(`http://127.0.0.1:${second.port}/live/room-b.flv`).then(
+      () => false,
+      () => true,
+    );
+    assert.ok(refused, 'the port is closed');
+    // our internal subscriber left the broadcast
+    assert.equal(broadcast.subscribers.size, subscribers);
+    await new Promise((r) => setImmediate(r));
+    const left = count();
+    for (const kind of ['TCPServerWrap', 'TCPSocketWrap', 'Timeout', 'Immediate']) {
+      assert.ok((left[kind] ?? 0) <= (baseline[kind] ?? 0), `${kind}: ${left[kind]} left, ${baseline[kind]} before`);
+    }
+  });
+});
