@@ -10,6 +10,9 @@ import { createFollows } from './follows.ts';
 import { createProfiles } from './profiles.ts';
 import { createTokenService } from './tokens.ts';
 import { createUsers } from './users.ts';
+import { poolRunner } from '../db/sql-runner.ts';
+import { createLedger } from './ledger.ts';
+import { createWallet } from './wallet.ts';
 
 export function createServices(config: Config, database: Database, events: EventBus) {
   const { db } = database;
@@ -24,10 +27,13 @@ export function createServices(config: Config, database: Database, events: Event
       coverWidthPx: config.COVER_WIDTH_PX,
     },
   });
+  const ledger = createLedger({ db, run: poolRunner(database), creditSlots: config.LEDGER_CREDIT_SLOTS, maxGrant: config.GRANT_MAX_AMOUNT });
+  const wallet = createWallet({ db, ledger, signupBonus: config.SIGNUP_BONUS, idempotencyTtlSec: config.IDEMPOTENCY_TTL_SEC });
   const users = createUsers({
     db,
     passwordPolicy: { minLength: config.PASSWORD_MIN_LENGTH, maxLength: config.PASSWORD_MAX_LENGTH },
     fileUrl: files.urlOf,
+    onRegistered: wallet.signupBonus,
   });
   const tokens = createTokenService({ db, secret: config.jwtSecret, ttlSec: config.TOKEN_TTL_SEC });
   const follows = createFollows({ db, users, onChange: (e) => void events.publish('follow.changed', e) });
@@ -36,7 +42,7 @@ export function createServices(config: Config, database: Database, events: Event
     list: (q: Parameters<typeof listAudit>[1]) => listAudit(db, q),
     record: (entry: AuditEntry) => recordAudit(db, entry),
   };
-  return { database, events, users, tokens, follows, files, profiles, audit };
+  return { database, events, users, tokens, follows, files, profiles, audit, ledger, wallet };
 }
 
 export type Services = ReturnType<typeof createServices>;

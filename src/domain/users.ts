@@ -1,6 +1,6 @@
 // Accounts and profiles: registration, credential checks, roles, public views.
 import { eq, sql } from 'drizzle-orm';
-import type { Db, Executor } from '../db/connect.ts';
+import type { Db, Executor, Tx } from '../db/connect.ts';
 import { users } from '../db/schema.ts';
 import { recordAudit } from './audit.ts';
 import { DomainError, isUniqueViolation } from './errors.ts';
@@ -43,6 +43,8 @@ export interface UsersDeps {
   fileUrl(fileId: string): string;
   /** Room lookup, provided once rooms exist; a user has at most one room. */
   roomIdOf?(userId: string): Promise<string | null>;
+  /** Runs inside the registration transaction (the signup bonus): a failure undoes the registration. */
+  onRegistered?(tx: Tx, user: User, ctx: RequestContext): Promise<void>;
 }
 
 export function createUsers(deps: UsersDeps) {
@@ -79,7 +81,9 @@ export function createUsers(deps: UsersDeps) {
             .values({ id: newId(), username: input.username, nickname: input.nickname ?? input.username, passwordHash, role })
             .returning();
           await recordAudit(tx, { actorId: row!.id, action: 'user.register', target: row!.id, ip: ctx.ip });
-          return toUser(row!);
+          const user = toUser(row!);
+          await deps.onRegistered?.(tx, user, ctx);
+          return user;
         });
       } catch (e) {
         if (isUniqueViolation(e)) throw new DomainError('username_taken', 'this username is taken');

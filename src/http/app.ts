@@ -22,6 +22,7 @@ import { authRoutes } from './routes/auth.ts';
 import { fileRoutes } from './routes/files.ts';
 import { healthRouter } from './routes/health.ts';
 import { userRoutes } from './routes/users.ts';
+import { walletRoutes } from './routes/wallet.ts';
 import { createLoadShedder } from './shedding.ts';
 
 export interface AppDeps {
@@ -104,6 +105,7 @@ export function createApp(deps: AppDeps): HttpApp {
   userRoutes(api, services, config);
   fileRoutes(api, services, config);
   adminRoutes(api, services, config);
+  walletRoutes(api, services, config);
 
   app.use('/api', api.router);
   app.use(notFoundHandler);

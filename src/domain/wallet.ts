@@ -1,0 +1,51 @@
+// The wallet as users and admins see it: balances, history, admin grants (with
+// Idempotency-Key), the signup bonus, the integrity check and key purging.
+import type { Db, Tx } from '../db/connect.ts';
+import { DomainError } from './errors.ts';
+import { purgeIdempotencyKeys, requestHash, withIdempotency } from './idempotency.ts';
+import { checkLedger } from './ledger-check.ts';
+import type { Ledger } from './ledger.ts';
+import type { RequestContext, User, UsersService } from './users.ts';
+
+export interface WalletDeps {
+  db: Db;
+  ledger: Ledger;
+  signupBonus: number;
+  idempotencyTtlSec: number;
+}
+
+export function createWallet(deps: WalletDeps) {
+  const { db, ledger } = deps;
+  return {
+    balances: (userId: string) => ledger.balances(userId),
+    history: ledger.history,
+
+    /** Admin grant from the issuance account; 201 {balance}. Replays and conflicts follow Idempotency-Key rules. */
+    async grant(
+      users: Pick<UsersService, 'find'>,
+      input: { userId: string; amount: number; note?: string },
+      idempotencyKey: string | null,
+      ctx: RequestContext & { actorId: string },
+    ) {
+      if (!(await users.find(input.userId))) throw new DomainError('user_not_found', 'no such user');
+      const hash = requestHash('POST /admin/wallet/grant', { userId: input.userId, amount: input.amount, note: input.note ?? null });
+      return withIdempotency(db, { userId: ctx.actorId, key: idempotencyKey, hash }, async (tx) => {
+        const { balance } = await ledger.grantIn(tx, {
+          kind: 'grant', userId: input.userId, amount: input.amount, actorId: ctx.actorId, note: input.note ?? null, ip: ctx.ip,
+        });
+        return { status: 201, body: { balance } };
+      });
+    },
+
+    /** The registration hook: credits SIGNUP_BONUS inside the registration transaction. */
+    async signupBonus(tx: Tx, user: User, ctx: RequestContext): Promise<void> {
+      if (deps.signupBonus <= 0) return;
+      await ledger.grantIn(tx, { kind: 'signup_bonus', userId: user.id, amount: deps.signupBonus, actorId: null, ip: ctx.ip });
+    },
+
+    check: () => checkLedger(db),
+    purgeIdempotencyKeys: (now?: Date) => purgeIdempotencyKeys(db, deps.idempotencyTtlSec, now),
+  };
+}
+
+export type WalletService = ReturnType<typeof createWallet>;

@@ -1,0 +1,58 @@
+import type { Config } from '../../config.ts';
+import { parseIdempotencyKey } from '../../domain/idempotency.ts';
+import type { Services } from '../../domain/services.ts';
+import { route, type Api } from '../route.ts';
+import { page } from '../schemas.ts';
+import { balanceReply, grantBody, idempotencyHeader, ledgerItem, ledgerQuery, ledgerReport, walletReply } from '../wallet-schemas.ts';
+
+/** A replayed reply says so, like the first one otherwise. */
+export const replayHeaders = (replayed: boolean): Record<string, string> => (replayed ? { 'Idempotent-Replayed': 'true' } : {});
+
+export function walletRoutes(api: Api, s: Services, config: Config) {
+  route(
+    api,
+    {
+      method: 'get', path: '/wallet', summary: 'Your coin balance (and gift earnings)', tags: ['wallet'], auth: 'user',
+      responses: { 200: { description: 'Balances', schema: walletReply } },
+    },
+    async ({ user }) => ({ body: await s.wallet.balances(user!.id) }),
+  );
+
+  route(
+    api,
+    {
+      method: 'get', path: '/wallet/ledger', summary: 'Your wallet (or earnings) entries, newest first', tags: ['wallet'], auth: 'user',
+      query: ledgerQuery(config.PAGE_LIMIT_MAX, config.PAGE_LIMIT_DEFAULT),
+      responses: { 200: { description: 'A page of entries', schema: page(ledgerItem) } },
+    },
+    async ({ user, query }) => ({ body: await s.wallet.history(user!.id, query.account, query) }),
+  );
+
+  route(
+    api,
+    {
+      method: 'post', path: '/admin/wallet/grant', summary: 'Grant coins to a user from the issuance account (admin)', tags: ['admin', 'wallet'],
+      auth: 'admin', body: grantBody(config.GRANT_MAX_AMOUNT), headers: idempotencyHeader,
+      responses: {
+        201: { description: 'Granted; the user\'s new balance', schema: balanceReply },
+        404: { description: 'No such user' },
+        409: { description: 'Idempotency-Key reused with other parameters' },
+      },
+    },
+    async ({ req, body, ctx }) => {
+      const key = parseIdempotencyKey(req.headers['idempotency-key']);
+      const reply = await s.wallet.grant(s.users, body, key, { ...ctx, actorId: ctx.actorId! });
+      return { status: reply.status, body: reply.body, headers: replayHeaders(reply.replayed) };
+    },
+  );
+
+  route(
+    api,
+    {
+      method: 'get', path: '/admin/ledger/check', summary: 'Verify the ledger: balanced transfers, no negative balance, cached = entries (admin)',
+      tags: ['admin', 'wallet'], auth: 'admin',
+      responses: { 200: { description: 'The report; `ok` is false when there are violations', schema: ledgerReport } },
+    },
+    async () => ({ body: await s.wallet.check() }),
+  );
+}
