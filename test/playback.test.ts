@@ -263,7 +263,7 @@ describe('FLV playback', () => {
       return out;
     };
     const baseline = count();
-    const second = await createFlvPlayback({ host: '127.0.0.1', port: 0, logger, flushIntervalMs: 20 });
+    const second = await createFlvPlayback({ host: '127.0.0.1', port: 0, logger, maxBatchDelayMs: 20 });
     const broadcast = [...nmsContext.broadcasts.values()].find((b: { streamPath: string }) => b.streamPath === `/live/${STREAM}`);
     const subscribers = broadcast.subscribers.size;
     second.attach('room-b', broadcast);

@@ -2,11 +2,15 @@
 //
 // One internal subscriber per live room receives the FLV tags that
 // node-media-server builds once per packet; this module fans them out to its
-// own viewers. Hot-path rules (the cost per viewer is what limits a media node):
-// tags accumulated during one event-loop turn are joined into ONE buffer that
-// every viewer shares, each viewer gets one socket write per turn, nothing is
-// allocated per viewer per tag, and nothing is logged per packet. HTTP
-// responses are written straight to the socket without chunked framing.
+// own viewers. Hot-path rules (the cost per viewer is what limits a media node,
+// and that cost is mostly one socket write, so: fewer writes):
+// - tags are batched: a coded video frame is sent at the end of the event-loop
+//   turn it arrived in, together with the audio and data queued since the last
+//   one; audio waits at most `maxBatchDelayMs` for a video frame. At 25 fps that
+//   is 25 writes per viewer per second instead of ~70 (one per tag);
+// - a batch is joined into ONE buffer that every viewer shares;
+// - nothing is allocated per viewer per tag and nothing is logged per packet;
+// - HTTP responses are written straight to the socket, without chunked framing.
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
@@ -54,14 +58,14 @@ export interface FlvPlaybackOptions {
   maxViewerBufferBytes?: number;
   /** The GOP cache is abandoned past this size; new viewers then wait for the next keyframe. */
   maxGopBytes?: number;
-  /** Extra wait before a batch is sent (0: send at the end of the event-loop turn). */
-  flushIntervalMs?: number;
+  /** The longest audio/data tags wait for the next video frame before they are sent on their own. */
+  maxBatchDelayMs?: number;
 }
 
 export const FLV_DEFAULTS = {
   maxViewerBufferBytes: 4 * 1024 * 1024,
   maxGopBytes: 16 * 1024 * 1024,
-  flushIntervalMs: 0,
+  maxBatchDelayMs: 50,
 };
 
 const ROOM_PATH = /^\/live\/([A-Za-z0-9_-]{1,128})\.flv$/;
@@ -125,6 +129,8 @@ function classify(tag: Buffer): number {
 interface Viewer {
   socket: Socket;
   ws: WebSocket | null;
+  /** Unsent bytes past which the viewer is dropped. */
+  maxBuffered: number;
 }
 
 class Room {
@@ -142,8 +148,8 @@ class Room {
   gop: Buffer[] | null = null;
   gopBytes = 0;
   pending: Buffer[] = [];
-  flushScheduled = false;
-  flushTimer: NodeJS.Timeout | null = null;
+  flushSoon = false; // a setImmediate flush is queued
+  flushTimer: NodeJS.Timeout | null = null; // the max-delay flush for audio
   closed = false;
 
   constructor(id: string, broadcast: NmsBroadcast, session: NmsSession) {
@@ -161,7 +167,7 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
   const log = opts.logger.child({ module: 'flv-playback' });
   const maxViewerBufferBytes = opts.maxViewerBufferBytes ?? FLV_DEFAULTS.maxViewerBufferBytes;
   const maxGopBytes = opts.maxGopBytes ?? FLV_DEFAULTS.maxGopBytes;
-  const flushIntervalMs = opts.flushIntervalMs ?? FLV_DEFAULTS.flushIntervalMs;
+  const maxBatchDelayMs = opts.maxBatchDelayMs ?? FLV_DEFAULTS.maxBatchDelayMs;
   const rooms = new Map<string, Room>();
   let closing: Promise<void> | null = null;
 
@@ -204,20 +210,26 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
       }
     }
     room.pending.push(tag);
-    if (!room.flushScheduled) {
-      room.flushScheduled = true;
-      if (flushIntervalMs > 0) room.flushTimer = setTimeout(flushLater, flushIntervalMs, room);
-      else setImmediate(flushLater, room);
+    if (room.flushSoon) return;
+    if (kind === TAG_KEYFRAME || kind === TAG_VIDEO || maxBatchDelayMs === 0) {
+      // a frame to show: send with whatever else arrives in this turn
+      room.flushSoon = true;
+      setImmediate(flushQueued, room);
+    } else if (room.flushTimer === null) {
+      room.flushTimer = setTimeout(flushQueued, maxBatchDelayMs, room);
     }
   };
 
-  const flushLater = (room: Room): void => {
-    room.flushTimer = null;
-    flush(room);
+  const flushQueued = (room: Room): void => {
+    if (!room.closed) flush(room);
   };
 
   const flush = (room: Room): void => {
-    room.flushScheduled = false;
+    room.flushSoon = false;
+    if (room.flushTimer !== null) {
+      clearTimeout(room.flushTimer);
+      room.flushTimer = null;
+    }
     const pending = room.pending;
     if (pending.length === 0) return;
     room.pending = [];
@@ -230,11 +242,11 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
 
   const send = (room: Room, v: Viewer, data: Buffer): void => {
     if (v.ws === null) {
-      if (v.socket.writableLength > maxViewerBufferBytes) return dropSlow(room, v);
+      if (v.socket.writableLength > v.maxBuffered) return dropSlow(room, v);
       v.socket.write(data);
     } else {
       if (v.ws.readyState !== WebSocket.OPEN) return;
-      if (v.ws.bufferedAmount > maxViewerBufferBytes) return dropSlow(room, v);
+      if (v.ws.bufferedAmount > v.maxBuffered) return dropSlow(room, v);
       v.ws.send(data, { binary: true, compress: false });
     }
   };
@@ -251,7 +263,7 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
     room.waiting.delete(v);
   };
 
-  /** Start a viewer: FLV header, metadata, sequence headers and the GOP so far, in one write. */
+  /** Start a viewer: FLV header, metadata, sequence headers and the GOP so far. */
   const addViewer = (room: Room, v: Viewer): void => {
     // queued tags are already in the GOP; send them to the others first so the
     // newcomer sees each tag exactly once
@@ -266,7 +278,18 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
     } else {
       room.waiting.add(v);
     }
-    send(room, v, Buffer.concat(parts));
+    let bytes = 0;
+    for (const p of parts) bytes += p.length;
+    // the start-up burst does not count against the viewer's backlog allowance
+    v.maxBuffered = maxViewerBufferBytes + bytes;
+    if (v.ws === null) {
+      // one writev of the shared buffers: nothing copied per viewer
+      v.socket.cork();
+      for (const p of parts) v.socket.write(p);
+      v.socket.uncork();
+    } else {
+      send(room, v, Buffer.concat(parts, bytes));
+    }
   };
 
   // --- HTTP and WebSocket --------------------------------------------------
@@ -312,7 +335,7 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
     // Take the socket over: from here on the body is raw FLV bytes.
     const socket = req.socket;
     socket.write(FLV_RESPONSE_HEAD);
-    const v: Viewer = { socket, ws: null };
+    const v: Viewer = { socket, ws: null, maxBuffered: maxViewerBufferBytes };
     socket.once('close', () => removeViewer(room, v));
     socket.on('error', () => socket.destroy());
     addViewer(room, v);
@@ -330,7 +353,7 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
         ws.close(1001, 'stream ended');
         return;
       }
-      const v: Viewer = { socket, ws };
+      const v: Viewer = { socket, ws, maxBuffered: maxViewerBufferBytes };
       ws.once('close', () => removeViewer(room, v));
       ws.on('error', () => ws.terminate());
       addViewer(room, v);
