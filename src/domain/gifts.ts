@@ -58,8 +58,25 @@ export interface GiftsDeps {
 
 const DAY_MS = 24 * 3600 * 1000;
 
+/** A room's streamer never changes: remember lookups briefly to save a query per gift. */
+const ROOM_CACHE_MS = 10_000;
+const ROOM_CACHE_MAX = 10_000;
+
 export function createGifts(deps: GiftsDeps) {
   const { db } = deps;
+  const roomCache = new Map<string, { room: GiftRoom; until: number }>();
+
+  async function findRoom(roomId: string): Promise<GiftRoom | undefined> {
+    const now = Date.now();
+    const hit = roomCache.get(roomId);
+    if (hit && hit.until > now) return hit.room;
+    const room = await deps.rooms.find(roomId);
+    if (room) {
+      if (roomCache.size >= ROOM_CACHE_MAX) roomCache.clear();
+      roomCache.set(roomId, { room, until: now + ROOM_CACHE_MS });
+    } else roomCache.delete(roomId);
+    return room;
+  }
 
   function requireGift(giftId: string): Gift {
     const gift = deps.catalog.get(giftId);
@@ -79,7 +96,7 @@ export function createGifts(deps: GiftsDeps) {
       if (!Number.isSafeInteger(input.count) || input.count < 1 || input.count > deps.maxCount)
         throw new DomainError('validation_failed', `count must be an integer from 1 to ${deps.maxCount}`, { field: 'count' });
       const gift = requireGift(input.giftId);
-      const room = await deps.rooms.find(input.roomId);
+      const room = await findRoom(input.roomId);
       if (!room) throw new DomainError('not_found', 'no such room', { roomId: input.roomId });
       if (room.streamerId === input.sender.id) throw new DomainError('cannot_gift_own_room', 'you cannot send gifts to your own room');
 
@@ -140,6 +157,7 @@ export function createGifts(deps: GiftsDeps) {
 
     /** The room's biggest spenders from the ledger: the last 24 hours (`day`) or ever (`all`). */
     async topFans(roomId: string, window: 'day' | 'all', limit: number, now = new Date()): Promise<TopFan[]> {
+      if (!(await deps.rooms.find(roomId))) throw new DomainError('not_found', 'no such room', { roomId });
       const where: SQL[] = [eq(transfers.kind, 'gift'), eq(transfers.roomId, roomId)];
       if (window === 'day') where.push(gte(transfers.at, new Date(now.getTime() - DAY_MS)));
       const total = sql<string>`sum(${transfers.amount})`;

@@ -46,7 +46,7 @@ export interface LedgerItem {
 }
 
 // A grant moves coins from issuance (which alone may go negative) to a wallet.
-const GRANT: Statement = {
+export const GRANT_STATEMENT: Statement = {
   name: 'ledger_grant_v1',
   text: `
 with credit as (
@@ -81,7 +81,7 @@ select c.balance, t.at from credit c, tr t`,
 // A gift: debit the sender's wallet if (and only if) it covers the amount,
 // credit the streamer's earnings and the platform, record transfer, entries,
 // audit row and (with an Idempotency-Key) the first reply, all in one statement.
-const GIFT: Statement = {
+export const GIFT_STATEMENT: Statement = {
   name: 'ledger_gift_v1',
   text: `
 with debit as (
@@ -163,7 +163,7 @@ export function createLedger(deps: LedgerDeps) {
     if (!Number.isSafeInteger(input.amount) || input.amount < 1 || input.amount > deps.maxGrant)
       throw new DomainError('validation_failed', `amount must be an integer from 1 to ${deps.maxGrant}`, { field: 'amount' });
     const transferId = newId();
-    const rows = await run(GRANT, [
+    const rows = await run(GRANT_STATEMENT, [
       walletOf(input.userId), input.userId, input.amount, transferId, input.kind, input.actorId, input.note ?? null, input.ip ?? null,
     ]);
     return { balance: toInt(rows[0]!.balance), transferId };
@@ -182,7 +182,7 @@ export function createLedger(deps: LedgerDeps) {
     async payGift(g: GiftTransfer): Promise<{ balance: number; giftEventId: string; at: Date } | undefined> {
       if (g.streamerShare + g.platformShare !== g.amount || g.amount < 1) throw new Error('gift split does not add up');
       const giftEventId = newId();
-      const rows = await deps.run(GIFT, [
+      const rows = await deps.run(GIFT_STATEMENT, [
         walletOf(g.senderId), g.senderId, g.amount,
         earningsOf(g.streamerId), slot(), g.streamerId, g.streamerShare,
         slot(), g.platformShare,

@@ -13,6 +13,8 @@ import { createUsers } from './users.ts';
 import { poolRunner } from '../db/sql-runner.ts';
 import { createLedger } from './ledger.ts';
 import { createWallet } from './wallet.ts';
+import { loadGiftCatalog } from './gift-catalog.ts';
+import { createGifts, type RoomLookup } from './gifts.ts';
 
 export function createServices(config: Config, database: Database, events: EventBus) {
   const { db } = database;
@@ -42,7 +44,19 @@ export function createServices(config: Config, database: Database, events: Event
     list: (q: Parameters<typeof listAudit>[1]) => listAudit(db, q),
     record: (entry: AuditEntry) => recordAudit(db, entry),
   };
-  return { database, events, users, tokens, follows, files, profiles, audit, ledger, wallet };
+  // INTERIM until the rooms service lands: a user's personal room has the
+  // user's id. Replace with the rooms service's lookup (room id -> owner).
+  const roomLookup: RoomLookup = { find: async (id) => ((await users.find(id)) ? { id, streamerId: id, status: 'idle' } : undefined) };
+  const gifts = createGifts({
+    db,
+    ledger,
+    catalog: loadGiftCatalog(config.GIFT_CATALOG),
+    rooms: roomLookup,
+    events,
+    streamerSharePercent: config.GIFT_STREAMER_SHARE_PERCENT,
+    maxCount: config.GIFT_MAX_COUNT,
+  });
+  return { database, events, users, tokens, follows, files, profiles, audit, ledger, wallet, gifts };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -23,6 +23,7 @@ import { fileRoutes } from './routes/files.ts';
 import { healthRouter } from './routes/health.ts';
 import { userRoutes } from './routes/users.ts';
 import { walletRoutes } from './routes/wallet.ts';
+import { giftRoutes } from './routes/gifts.ts';
 import { createLoadShedder } from './shedding.ts';
 
 export interface AppDeps {
@@ -106,6 +107,7 @@ export function createApp(deps: AppDeps): HttpApp {
   fileRoutes(api, services, config);
   adminRoutes(api, services, config);
   walletRoutes(api, services, config);
+  giftRoutes(api, services, config);
 
   app.use('/api', api.router);
   app.use(notFoundHandler);

@@ -1,0 +1,51 @@
+import type { Config } from '../../config.ts';
+import { parseIdempotencyKey } from '../../domain/idempotency.ts';
+import type { Services } from '../../domain/services.ts';
+import { route, type Api } from '../route.ts';
+import { idParams } from '../schemas.ts';
+import { giftList, idempotencyHeader, sendGiftBody, sendGiftReply, topFansQuery, topFansReply } from '../wallet-schemas.ts';
+import { replayHeaders } from './wallet.ts';
+
+export function giftRoutes(api: Api, s: Services, config: Config) {
+  route(
+    api,
+    {
+      method: 'get', path: '/gifts', summary: 'The gift catalog (prices in coins)', tags: ['gifts'], auth: 'none',
+      responses: { 200: { description: 'Gifts', schema: giftList } },
+    },
+    async () => ({ body: { items: s.gifts.catalog.list() } }),
+  );
+
+  route(
+    api,
+    {
+      method: 'post', path: '/rooms/:id/gifts',
+      summary: `Send a gift: debits you, credits the streamer ${config.GIFT_STREAMER_SHARE_PERCENT}% (rounded down) and the platform the rest`,
+      tags: ['gifts'], auth: 'user', params: idParams, body: sendGiftBody(config.GIFT_MAX_COUNT), headers: idempotencyHeader,
+      responses: {
+        201: { description: 'Paid; your new balance and the gift event id', schema: sendGiftReply },
+        402: { description: 'insufficient_funds: your balance does not cover it; nothing moved' },
+        403: { description: 'cannot_gift_own_room' },
+        404: { description: 'No such room or gift' },
+        409: { description: 'Idempotency-Key reused with other parameters' },
+      },
+    },
+    async ({ req, params, body, user, ctx }) => {
+      const key = parseIdempotencyKey(req.headers['idempotency-key']);
+      const reply = await s.gifts.send({
+        roomId: params.id, giftId: body.giftId, count: body.count, sender: { id: user!.id, nickname: user!.nickname }, idempotencyKey: key, ip: ctx.ip,
+      });
+      return { status: reply.status, body: reply.body, headers: replayHeaders(reply.replayed) };
+    },
+  );
+
+  route(
+    api,
+    {
+      method: 'get', path: '/rooms/:id/top-fans', summary: 'The room\'s biggest gifters from the ledger: last 24 h (day) or ever (all)', tags: ['gifts'],
+      auth: 'none', params: idParams, query: topFansQuery(config.PAGE_LIMIT_MAX),
+      responses: { 200: { description: 'Top fans by coins spent', schema: topFansReply }, 404: { description: 'No such room' } },
+    },
+    async ({ params, query }) => ({ body: { items: await s.gifts.topFans(params.id, query.window, query.limit) } }),
+  );
+}

@@ -1,0 +1,177 @@
+// Kills the server (SIGKILL) in the middle of a gift storm on PostgreSQL,
+// restarts it, and checks that nothing was half-written: `npm run
+// ledger:check` passes, every acknowledged gift is in the ledger, and retrying
+// the unanswered requests with their Idempotency-Keys pays each at most once.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { httpClient, uniqueName, type HttpClient, type Reply } from './helpers/app.ts';
+import { POSTGRES_URL, postgresAvailable } from './helpers/db.ts';
+import { createRoomVia } from './helpers/wallet.ts';
+
+const root = path.resolve(import.meta.dirname, '..');
+const ADMIN = { username: 'crash_admin', password: 'a long admin passphrase' };
+const USERS = 10;
+const FUNDS = 2000;
+const PRICE = 10; // rose
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+describe('a server killed during a gift storm (postgres)', { skip: !(await postgresAvailable()) && 'PostgreSQL is not running' }, () => {
+  const dbName = `lr_t_crash_${randomBytes(4).toString('hex')}`;
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${dbName}`;
+  let dataDir: string;
+  let env: Record<string, string>;
+  let server: ChildProcess | undefined;
+
+  async function start(): Promise<HttpClient> {
+    const port = await freePort();
+    server = spawn(process.execPath, [path.join(root, 'src/main.ts')], {
+      cwd: root,
+      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    server.stderr!.on('data', (d) => (stderr += d));
+    const http = httpClient(`http://127.0.0.1:${port}`);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (server.exitCode !== null) throw new Error(`server exited ${server.exitCode}: ${stderr}`);
+      const ok = await http.request('GET', '/healthz').then((r) => r.status === 200, () => false);
+      if (ok) return http;
+      if (Date.now() > deadline) throw new Error(`server did not start: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  function kill(): Promise<void> {
+    const child = server!;
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGKILL');
+    return exited;
+  }
+
+  before(async () => {
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    await admin.end();
+    dataDir = await mkdtemp(path.join(tmpdir(), 'liveroom-crash-'));
+    env = {
+      DATABASE_URL: url.toString(),
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      JWT_SECRET: 'crash-test-secret-crash-test-secret-0123',
+      ADMIN_USERNAME: ADMIN.username,
+      ADMIN_PASSWORD: ADMIN.password,
+      SIGNUP_BONUS: '0',
+      RATE_LIMIT_IP_PER_MIN: '1000000',
+      RATE_LIMIT_USER_PER_MIN: '1000000',
+    };
+  });
+
+  after(async () => {
+    if (server) await kill();
+    await rm(dataDir, { recursive: true, force: true });
+    const a = new pg.Client({ connectionString: POSTGRES_URL });
+    await a.connect();
+    await a.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await a.end();
+  });
+
+  test('SIGKILL mid-storm, restart: ledger:check passes and no gift is lost or paid twice', async () => {
+    let http = await start();
+    const login = await http.request('POST', '/api/auth/login', { json: ADMIN });
+    assert.equal(login.status, 200);
+    const adminToken = login.body.token as string;
+    const streamer = await http.register(uniqueName('crash_streamer'));
+    const room = await createRoomVia(http, streamer);
+    const users = [];
+    for (let i = 0; i < USERS; i++) {
+      const u = await http.register(uniqueName(`crash${i}`));
+      assert.equal((await http.request('POST', '/api/admin/wallet/grant', { token: adminToken, json: { userId: u.id, amount: FUNDS } })).status, 201);
+      users.push(u);
+    }
+
+    // The storm: every user sends gifts back to back; the server dies after enough were acknowledged.
+    const acked = new Map<string, string>(); // key -> giftEventId
+    const unanswered: { user: number; key: string }[] = [];
+    let stop = false;
+    let killing: Promise<void> | undefined;
+    await Promise.all(
+      users.map(async (u, i) => {
+        for (let n = 0; !stop; n++) {
+          const key = `crash-${i}-${n}`;
+          try {
+            const r = await http.request('POST', `/api/rooms/${room}/gifts`, { token: u.token, json: { giftId: 'rose', count: 1 }, headers: { 'Idempotency-Key': key } });
+            if (r.status === 201) acked.set(key, r.body.giftEventId);
+            else if (r.status !== 402) throw new Error(`unexpected ${r.status} ${JSON.stringify(r.body)}`);
+            if (acked.size >= 60 && !killing) killing = kill();
+          } catch (e) {
+            if ((e as Error).message.startsWith('unexpected')) throw e;
+            unanswered.push({ user: i, key }); // the connection died: the outcome is unknown to the client
+            stop = true;
+          }
+        }
+      }),
+    );
+    await killing;
+    assert.ok(acked.size >= 60);
+    assert.ok(unanswered.length > 0, 'requests were in flight when the server died');
+
+    // The ledger as PostgreSQL kept it agrees with itself.
+    const check = spawnSync(process.execPath, [path.join(root, 'scripts/ledger-check.ts')], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+    assert.equal(JSON.parse(check.stdout).ok, true);
+
+    http = await start();
+    const adminAgain = (await http.request('POST', '/api/auth/login', { json: ADMIN })).body.token as string;
+    // Every acknowledged gift survived the crash.
+    const db = new pg.Client({ connectionString: url.toString() });
+    await db.connect();
+    try {
+      const ids = [...acked.values()];
+      const found = await db.query(`select count(*)::int as n from transfers where id = any($1::text[])`, [ids]);
+      assert.equal(found.rows[0].n, ids.length);
+      // Retrying the unanswered requests with their keys pays each at most once.
+      for (const { user, key } of unanswered) {
+        const first: Reply = await http.request('POST', `/api/rooms/${room}/gifts`, { token: users[user]!.token, json: { giftId: 'rose', count: 1 }, headers: { 'Idempotency-Key': key } });
+        assert.equal(first.status, 201, JSON.stringify(first.body));
+        const again: Reply = await http.request('POST', `/api/rooms/${room}/gifts`, { token: users[user]!.token, json: { giftId: 'rose', count: 1 }, headers: { 'Idempotency-Key': key } });
+        assert.deepEqual(again.body, first.body);
+      }
+      for (const [i, u] of users.entries()) {
+        const { rows } = await db.query(`select count(*)::int as n from transfers where kind = 'gift' and user_id = $1`, [u.id]);
+        const keys = await db.query(`select count(*)::int as n from idempotency_keys where user_id = $1`, [u.id]);
+        assert.equal(rows[0].n, keys.rows[0].n, `user ${i}: one transfer per key`);
+        const wallet = await http.request('GET', '/api/wallet', { token: u.token });
+        assert.equal(wallet.body.balance, FUNDS - PRICE * rows[0].n, `user ${i} balance`);
+      }
+    } finally {
+      await db.end();
+    }
+    const report = await http.request('GET', '/api/admin/ledger/check', { token: adminAgain });
+    assert.equal(report.status, 200);
+    assert.deepEqual(report.body.violations, []);
+    await kill();
+    const final = spawnSync(process.execPath, [path.join(root, 'scripts/ledger-check.ts')], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
+    assert.equal(final.status, 0, final.stdout + final.stderr);
+  });
+});
