@@ -57,6 +57,14 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
       })
     : createLocalEventBus();
   const services = createServices(config, database, events);
+  // Forget Idempotency-Keys past their TTL (at least 24 h); any process may do it, deletes are idempotent.
+  const purgeKeys = setInterval(() => {
+    services.wallet.purgeIdempotencyKeys().then(
+      (n) => n > 0 && logger.info({ purged: n }, 'idempotency keys purged'),
+      (err) => logger.warn({ err }, 'idempotency key purge failed'),
+    );
+  }, config.IDEMPOTENCY_PURGE_EVERY_SEC * 1000);
+  purgeKeys.unref();
 
   if (config.ADMIN_USERNAME) {
     const { created } = await services.users.ensureAdmin(config.ADMIN_USERNAME, config.ADMIN_PASSWORD, { actorId: null, ip: null });
@@ -75,6 +83,7 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
   logger.info({ port, roles: config.ROLES, database: database.kind, redis: Boolean(redis) }, 'liveroom listening');
 
   const close = once(async () => {
+    clearInterval(purgeKeys);
     http.close();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());

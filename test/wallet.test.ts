@@ -110,6 +110,21 @@ for (const kind of await dbKinds()) {
       await check();
     });
 
+    test('Idempotency-Keys are kept for the TTL (24 h) and forgotten after it', async () => {
+      const u = await app.http.register(uniqueName('ttl'));
+      const key = `ttl-${uniqueName()}`;
+      const grant = (amount: number) =>
+        app.http.request('POST', '/api/admin/wallet/grant', { token: admin, headers: { 'Idempotency-Key': key }, json: { userId: u.id, amount } });
+      assert.equal((await grant(5)).status, 201);
+      assert.equal(await app.services.wallet.purgeIdempotencyKeys(new Date(Date.now() + 23 * 3600 * 1000)), 0);
+      assert.equal((await grant(6)).status, 409);
+      assert.ok((await app.services.wallet.purgeIdempotencyKeys(new Date(Date.now() + 25 * 3600 * 1000))) >= 1);
+      const fresh = await grant(6);
+      assert.equal(fresh.status, 201);
+      assert.equal(fresh.body.balance, 1011);
+      await check();
+    });
+
     test('bad grants get 400/401/403/404 and move nothing', async () => {
       const u = await app.http.register(uniqueName('badgrant'));
       const before = await check();
