@@ -16,6 +16,7 @@ export interface ReaderJob {
   viewers: number;
   seconds: number;
   clip: string;
+  rampPerSec: number;
 }
 
 export interface ReaderResult {
@@ -128,6 +129,7 @@ async function run(job: ReaderJob, send: (m: unknown) => void): Promise<ReaderRe
   }
   const readers: R[] = [];
   let lastTs = Infinity; // fixed below, before the end of the run
+  let latencyFrom = Infinity; // the start of the steady window
   const onMedia = (r: R, type: number, ts: number, size: number, b0: number, b1: number) => {
     if (type !== 8 && type !== 9) return;
     const at = now();
@@ -139,8 +141,8 @@ async function run(job: ReaderJob, send: (m: unknown) => void): Promise<ReaderRe
     if (ts >= r.firstKeyTs && ts <= lastTs) r.bytes += size;
     const sentAt = (type === 9 ? sentVideo : sentAudio).get(ts);
     if (sentAt === undefined) unmatched++;
-    else if (sentAt >= r.start) {
-      // only tags published after this reader joined: the GOP burst is start-up, not latency
+    else if (sentAt >= latencyFrom) {
+      // only tags published in the steady window: the join storm and the GOP burst are start-up (TTFF), not latency
       const ms = Math.min(10_000, Math.max(0, Math.round(at - sentAt)));
       histogram[ms]!++;
       latencySamples++;
@@ -208,11 +210,13 @@ async function run(job: ReaderJob, send: (m: unknown) => void): Promise<ReaderRe
     readers.push(r);
     if (job.protocol === 'http-flv') openHttp(r);
     else openRtmp(r);
-    if (i % 50 === 49) await sleep(10);
+    // joins arrive at job.rampPerSec (a join storm, not all in one instant)
+    if (i % 20 === 19) await sleep(20_000 / job.rampPerSec);
   }
   await until(() => readers.every((r) => r.firstKeyAt > 0 || r.closed), 15_000, 'every reader to get video').catch(() => {});
   send({ event: 'steady' });
   const steadyAt = now();
+  latencyFrom = steadyAt;
   // count bytes of everything published up to 1 s before the end (1 s to arrive)
   lastTs = Math.floor(steadyAt + job.seconds * 1000 - 1000 - t0);
   await sleep(job.seconds * 1000);

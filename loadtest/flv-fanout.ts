@@ -5,7 +5,7 @@
 //   nginx     nginx + Debian's libnginx-mod-rtmp serving RTMP play
 //
 //   node loadtest/flv-fanout.ts [--viewers 100,500,1000] [--seconds 20] [--peers liveroom,nms,nginx]
-//                               [--bitrate 2500] [--no-pin]
+//                               [--bitrate 2500] [--ramp 1000] [--no-pin]
 //
 // The clip is encoded once by ffmpeg (testsrc 1280x720 25 fps, x264 CBR, AAC,
 // 2 s GOP) and published by the reader process's own RTMP publisher at real-time
@@ -29,6 +29,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     peers: { type: 'string', default: 'liveroom,nms,nginx' },
     bitrate: { type: 'string', default: '2500' },
+    ramp: { type: 'string', default: '1000' },
     'no-pin': { type: 'boolean', default: false },
   },
 });
@@ -36,6 +37,7 @@ const viewerCounts = values.viewers!.split(',').map(Number).filter((n) => n > 0)
 const seconds = Number(values.seconds);
 const peers = values.peers!.split(',') as ('liveroom' | 'nms' | 'nginx')[];
 const bitrate = Number(values.bitrate);
+const rampPerSec = Number(values.ramp);
 const NGINX_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
@@ -184,7 +186,7 @@ interface Row {
 }
 
 async function runLoad(server: Server, peer: string, viewers: number, clip: string, stream: string): Promise<Row> {
-  const job: ReaderJob = { protocol: server.protocol, host: '127.0.0.1', readPort: server.readPort, publishPort: server.publishPort, stream, viewers, seconds, clip };
+  const job: ReaderJob = { protocol: server.protocol, host: '127.0.0.1', readPort: server.readPort, publishPort: server.publishPort, stream, viewers, seconds, clip, rampPerSec };
   const [cmd, args] = withCpu(0, process.execPath, [path.join(here, 'flv-fanout-readers.ts')]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let rssBefore = NaN;
@@ -236,7 +238,7 @@ const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 async function main(): Promise<void> {
   const clip = encodeClip();
   const rows: Row[] = [];
-  process.stdout.write(`load before: ${readFileSync('/proc/loadavg', 'utf8').trim()}; cpus pinned: ${pin ? 'server 1, readers 0' : 'no'}\n`);
+  process.stdout.write(`load before: ${readFileSync('/proc/loadavg', 'utf8').trim()}; cpus pinned: ${pin ? 'server 1, readers 0' : 'no'}; joins ${rampPerSec}/s; ${bitrate} kbps\n`);
   let run = 0;
   for (const peer of peers) {
     const server = peer === 'nginx' ? await startNginx() : await startNodeServer(peer);

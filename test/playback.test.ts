@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { createFlvPlayback, type FlvPlayback } from '../src/media/playback.ts';
-import { FlvTagReader, FLV_VIDEO, isKeyframe, isSequenceHeader, type FlvTag } from './helpers/flv.ts';
+import { FlvTagReader, FLV_AUDIO, FLV_VIDEO, isKeyframe, isSequenceHeader, type FlvTag } from './helpers/flv.ts';
 
 const require = createRequire(import.meta.url);
 const NodeMediaServer = require('node-media-server');
@@ -166,6 +166,17 @@ describe('FLV playback', () => {
         await until('coded video', () => firstCodedVideo(v.tags) !== undefined);
         assert.ok(isKeyframe(firstCodedVideo(v.tags)!), `join ${i}: first coded video tag is a keyframe`);
         assert.ok(v.tags.some((t) => t.type === 18), 'metadata is sent');
+        // the cached GOP and the live tags join without a gap or a repeat
+        await until('40 video frames', () => v.tags.filter((t) => t.type === FLV_VIDEO && !isSequenceHeader(t)).length >= 40);
+        const ts = v.tags.filter((t) => t.type === FLV_VIDEO && !isSequenceHeader(t)).map((t) => t.timestamp);
+        for (let k = 1; k < ts.length; k++) {
+          assert.ok(ts[k]! > ts[k - 1]!, `join ${i}: video timestamps increase (${ts[k - 1]} then ${ts[k]})`);
+          assert.ok(ts[k]! - ts[k - 1]! <= 80, `join ${i}: no frame is skipped (${ts[k - 1]} then ${ts[k]})`);
+        }
+        const audio = v.tags.filter((t) => t.type === FLV_AUDIO && !isSequenceHeader(t)).map((t) => t.timestamp);
+        for (let k = 1; k < audio.length; k++) {
+          assert.ok(audio[k]! > audio[k - 1]!, `join ${i}: audio timestamps increase (${audio[k - 1]} then ${audio[k]})`);
+        }
       } finally {
         v.abort();
         await v.ended;
@@ -287,6 +298,124 @@ describe('FLV playback', () => {
     const left = count();
     for (const kind of ['TCPServerWrap', 'TCPSocketWrap', 'Timeout', 'Immediate']) {
       assert.ok((left[kind] ?? 0) <= (baseline[kind] ?? 0), `${kind}: ${left[kind]} left, ${baseline[kind]} before`);
+    }
+  });
+});
+
+// The fan-out logic against a scripted broadcast: exact tag sequences, no ffmpeg.
+describe('FLV playback with a scripted broadcast', () => {
+  const tag = (type: number, ts: number, b0: number, b1: number, size = 20): Buffer => {
+    const buf = Buffer.alloc(11 + size + 4);
+    buf[0] = type;
+    buf.writeUIntBE(size, 1, 3);
+    buf.writeUIntBE(ts & 0xffffff, 4, 3);
+    buf[7] = ts >>> 24;
+    buf[11] = b0;
+    buf[12] = b1;
+    buf.writeUInt32BE(11 + size, 11 + size);
+    return buf;
+  };
+  const meta = () => tag(18, 0, 0x02, 0x00);
+  const aacHeader = () => tag(8, 0, 0xaf, 0);
+  const avcHeader = () => tag(9, 0, 0x17, 0);
+  const key = (ts: number, size = 20) => tag(9, ts, 0x17, 1, size);
+  const inter = (ts: number) => tag(9, ts, 0x27, 1);
+  const audio = (ts: number) => tag(8, ts, 0xaf, 1);
+
+  function fakeBroadcast(name: string) {
+    const b = {
+      streamPath: `/live/${name}`,
+      session: null as null | { sendBuffer(buf: Buffer): void },
+      postPlay(s: { sendBuffer(buf: Buffer): void }) {
+        b.session = s;
+        return null;
+      },
+      donePlay() {
+        b.session = null;
+      },
+      send(...tags: Buffer[]) {
+        for (const t of tags) b.session!.sendBuffer(t);
+      },
+    };
+    return b;
+  }
+  const describeTag = (t: FlvTag) =>
+    t.type === 18 ? 'meta' : `${t.type === 9 ? 'v' : 'a'}${isSequenceHeader(t) ? 'seq' : isKeyframe(t) ? `K${t.timestamp}` : t.timestamp}`;
+  const turn = () => new Promise((r) => setImmediate(r));
+
+  let playback: FlvPlayback;
+  let base: string;
+  before(async () => {
+    // audio waits for video as long as a test needs it to
+    playback = await createFlvPlayback({ host: '127.0.0.1', port: 0, logger, maxBatchDelayMs: 60_000, maxGopBytes: 4096 });
+    base = `http://127.0.0.1:${playback.port}/live`;
+  });
+  after(() => playback.close());
+
+  test('a viewer joining while audio is queued gets every tag exactly once, in order', async () => {
+    const b = fakeBroadcast('s1');
+    playback.attach('s1', b);
+    b.send(Buffer.from('FLV\x01\x05\0\0\0\x09\0\0\0\0', 'latin1'), meta(), aacHeader(), avcHeader(), key(0), audio(10), inter(40));
+    await turn();
+    b.send(audio(50)); // queued until the next video frame
+    const v = httpViewer(`${base}/s1.flv`);
+    try {
+      await until('the viewer', () => playback.viewers('s1') === 1);
+      await until('the start-up tags', () => v.tags.length >= 6);
+      b.send(inter(80));
+      await until('the next batch', () => v.tags.length >= 8);
+      await turn();
+      assert.equal(v.reader.headerOk, true);
+      assert.deepEqual(v.tags.map(describeTag), ['meta', 'aseq', 'vseq', 'vK0', 'a10', 'v40', 'a50', 'v80']);
+    } finally {
+      v.abort();
+      await v.ended;
+      playback.detach('s1');
+    }
+  });
+
+  test('a viewer joining before any keyframe starts at the next keyframe', async () => {
+    const b = fakeBroadcast('s2');
+    playback.attach('s2', b);
+    b.send(meta(), aacHeader(), avcHeader());
+    const v = httpViewer(`${base}/s2.flv`);
+    try {
+      await until('the viewer', () => playback.viewers('s2') === 1);
+      await until('the headers', () => v.tags.length >= 3);
+      b.send(inter(40), audio(50));
+      await turn();
+      b.send(key(80), audio(90), inter(120));
+      await until('the keyframe and after', () => v.tags.length >= 6);
+      await turn();
+      assert.deepEqual(v.tags.map(describeTag), ['meta', 'aseq', 'vseq', 'vK80', 'a90', 'v120']);
+    } finally {
+      v.abort();
+      await v.ended;
+      playback.detach('s2');
+    }
+  });
+
+  test('past the GOP size cap, new viewers wait for the next keyframe instead of replaying', async () => {
+    const b = fakeBroadcast('s3');
+    playback.attach('s3', b);
+    b.send(meta(), aacHeader(), avcHeader(), key(0, 5000)); // bigger than maxGopBytes
+    await turn();
+    b.send(inter(40));
+    await turn();
+    const v = httpViewer(`${base}/s3.flv`);
+    try {
+      await until('the viewer', () => playback.viewers('s3') === 1);
+      await until('the headers', () => v.tags.length >= 3);
+      b.send(inter(80));
+      await turn();
+      b.send(key(120));
+      await until('the keyframe', () => v.tags.length >= 4);
+      await turn();
+      assert.deepEqual(v.tags.map(describeTag), ['meta', 'aseq', 'vseq', 'vK120']);
+    } finally {
+      v.abort();
+      await v.ended;
+      playback.detach('s3');
     }
   });
 });

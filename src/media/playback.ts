@@ -147,6 +147,8 @@ class Room {
   /** Tags since the last keyframe (starting with it), or null when there is none usable. */
   gop: Buffer[] | null = null;
   gopBytes = 0;
+  /** How many GOP tags have been sent to the viewers already (the rest are queued). */
+  gopSent = 0;
   pending: Buffer[] = [];
   flushSoon = false; // a setImmediate flush is queued
   flushTimer: NodeJS.Timeout | null = null; // the max-delay flush for audio
@@ -190,6 +192,7 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
         // a new sequence header invalidates cached frames of the old one
         room.gop = null;
         room.gopBytes = 0;
+        room.gopSent = 0;
         break;
       case TAG_KEYFRAME:
         // everything queued so far belongs to the old GOP: send it, then let the
@@ -199,6 +202,7 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
         room.waiting.clear();
         room.gop = [];
         room.gopBytes = 0;
+        room.gopSent = 0;
         break;
     }
     if (room.gop !== null && kind !== TAG_META && kind !== TAG_AUDIO_HEADER && kind !== TAG_VIDEO_HEADER) {
@@ -207,6 +211,7 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
       if (room.gopBytes > maxGopBytes) {
         room.gop = null; // too long a GOP to replay; late joiners wait for the next keyframe
         room.gopBytes = 0;
+        room.gopSent = 0;
       }
     }
     room.pending.push(tag);
@@ -233,6 +238,7 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
     const pending = room.pending;
     if (pending.length === 0) return;
     room.pending = [];
+    room.gopSent = room.gop?.length ?? 0;
     if (room.live.size === 0) return;
     // one buffer per batch, shared by every viewer
     const batch = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
@@ -265,15 +271,13 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
 
   /** Start a viewer: FLV header, metadata, sequence headers and the GOP so far. */
   const addViewer = (room: Room, v: Viewer): void => {
-    // queued tags are already in the GOP; send them to the others first so the
-    // newcomer sees each tag exactly once
-    flush(room);
     const parts: Buffer[] = [FLV_HEADER];
     if (room.meta) parts.push(room.meta);
     if (room.audioHeader) parts.push(room.audioHeader);
     if (room.videoHeader) parts.push(room.videoHeader);
     if (room.gop !== null) {
-      for (const t of room.gop) parts.push(t);
+      // the GOP tags sent so far; the queued rest reach the newcomer with the next batch
+      for (let i = 0; i < room.gopSent; i++) parts.push(room.gop[i]!);
       room.live.add(v);
     } else {
       room.waiting.add(v);
