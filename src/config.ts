@@ -74,6 +74,7 @@ const configSchema = z.object({
   FLV_MAX_VIEWER_BUFFER_BYTES: int(4 * 1024 * 1024, 64 * 1024), // a viewer that falls this far behind is dropped
   FLV_MAX_GOP_BYTES: int(16 * 1024 * 1024, 1024 * 1024), // GOP cache cap; past it new viewers wait for a keyframe
   FLV_MAX_BATCH_MS: int(50, 0), // audio waits at most this long to be sent with the next video frame (fewer writes per viewer)
+  FLV_MAX_VIEWERS: int(20_000, 1), // FLV/WS-FLV viewers per media node; past it new viewers get 503
 
   // wallet and gifts (coins are integers)
   SIGNUP_BONUS: int(1000, 0), // coins granted at registration; 0 turns the bonus off

@@ -395,6 +395,36 @@ describe('FLV playback with a scripted broadcast', () => {
     }
   });
 
+  test('past the viewer limit new viewers get 503 until a seat frees up', async () => {
+    const small = await createFlvPlayback({ host: '127.0.0.1', port: 0, logger, maxViewers: 1 });
+    const b = fakeBroadcast('s4');
+    small.attach('s4', b);
+    const url = `http://127.0.0.1:${small.port}/live/s4.flv`;
+    const first = httpViewer(url);
+    try {
+      assert.equal(await first.status, 200);
+      await until('the first viewer', () => small.viewers('s4') === 1);
+      const second = await fetch(url);
+      assert.equal(second.status, 503);
+      assert.equal((await second.json()).error.code, 'too_many_viewers');
+      const ws = new WebSocket(`ws://127.0.0.1:${small.port}/live/s4.flv`);
+      ws.on('error', () => {});
+      const [req, res] = (await once(ws, 'unexpected-response')) as [{ destroy(): void }, { statusCode: number }];
+      assert.equal(res.statusCode, 503);
+      req.destroy();
+      first.abort();
+      await until('the seat to free up', () => small.viewers('s4') === 0);
+      const third = httpViewer(url);
+      assert.equal(await third.status, 200);
+      third.abort();
+      await third.ended;
+    } finally {
+      first.abort();
+      await first.ended;
+      await small.close();
+    }
+  });
+
   test('past the GOP size cap, new viewers wait for the next keyframe instead of replaying', async () => {
     const b = fakeBroadcast('s3');
     playback.attach('s3', b);

@@ -60,12 +60,15 @@ export interface FlvPlaybackOptions {
   maxGopBytes?: number;
   /** The longest audio/data tags wait for the next video frame before they are sent on their own. */
   maxBatchDelayMs?: number;
+  /** Viewers across all rooms of this node; past it new viewers get 503. */
+  maxViewers?: number;
 }
 
 export const FLV_DEFAULTS = {
   maxViewerBufferBytes: 4 * 1024 * 1024,
   maxGopBytes: 16 * 1024 * 1024,
   maxBatchDelayMs: 50,
+  maxViewers: 20_000,
 };
 
 const ROOM_PATH = /^\/live\/([A-Za-z0-9_-]{1,128})\.flv$/;
@@ -170,6 +173,7 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
   const maxViewerBufferBytes = opts.maxViewerBufferBytes ?? FLV_DEFAULTS.maxViewerBufferBytes;
   const maxGopBytes = opts.maxGopBytes ?? FLV_DEFAULTS.maxGopBytes;
   const maxBatchDelayMs = opts.maxBatchDelayMs ?? FLV_DEFAULTS.maxBatchDelayMs;
+  const maxViewers = opts.maxViewers ?? FLV_DEFAULTS.maxViewers;
   const rooms = new Map<string, Room>();
   let closing: Promise<void> | null = null;
 
@@ -318,6 +322,17 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
     res.end(JSON.stringify({ error: { code: 'stream_not_found', message: 'no live stream for this room' } }));
   };
 
+  const full = (res: http.ServerResponse): void => {
+    res.writeHead(503, { ...CORS_HEADERS, 'Content-Type': 'application/json', 'Retry-After': '30' });
+    res.end(JSON.stringify({ error: { code: 'too_many_viewers', message: 'this media node is at its viewer limit' } }));
+  };
+
+  const totalViewers = (): number => {
+    let n = 0;
+    for (const room of rooms.values()) n += room.viewerCount;
+    return n;
+  };
+
   server.on('request', (req, res) => {
     if (req.method === 'OPTIONS') {
       res.writeHead(204, CORS_HEADERS);
@@ -331,6 +346,7 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
     }
     const room = roomOf(req.url);
     if (!room || closing) return notFound(res);
+    if (totalViewers() >= maxViewers) return full(res);
     if (req.method === 'HEAD') {
       res.writeHead(200, { ...CORS_HEADERS, 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache, no-store' });
       res.end();
@@ -350,6 +366,10 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
     const room = roomOf(req.url);
     if (!room || closing) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    if (totalViewers() >= maxViewers) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 30\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
