@@ -425,6 +425,42 @@ describe('FLV playback with a scripted broadcast', () => {
     }
   });
 
+  test('garbage on the playback port gets a 400, never lands inside a stream, and breaks nothing', async () => {
+    const b = fakeBroadcast('s5');
+    playback.attach('s5', b);
+    b.send(meta(), aacHeader(), avcHeader(), key(0));
+    try {
+      const rawReply = async (bytes: Buffer | string, afterFirstData?: Buffer) => {
+        const s = net.connect(playback.port, '127.0.0.1');
+        await once(s, 'connect');
+        const chunks: Buffer[] = [];
+        s.on('data', (d) => {
+          if (chunks.length === 0 && afterFirstData) s.write(afterFirstData);
+          chunks.push(d);
+        });
+        s.on('error', () => {});
+        s.write(bytes);
+        await once(s, 'close');
+        return Buffer.concat(chunks).toString('latin1');
+      };
+      const junk = Buffer.from('\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 garbage \r\n\r\n', 'latin1');
+      assert.match(await rawReply(junk), /^HTTP\/1\.1 400/);
+      // a viewer that sends junk after its request is cut off, without an HTTP answer in its FLV stream
+      const got = await rawReply(`GET /live/s5.flv HTTP/1.1\r\nHost: x\r\n\r\n`, junk);
+      assert.match(got, /^HTTP\/1\.1 200 OK/);
+      assert.equal(got.indexOf('HTTP/1.1', 1), -1, 'nothing but FLV after the response head');
+      assert.ok(got.includes('FLV'), 'the stream had started');
+      await until('the cut-off viewer to be gone', () => playback.viewers('s5') === 0);
+      const v = httpViewer(`${base}/s5.flv`);
+      assert.equal(await v.status, 200);
+      await until('video for a new viewer', () => v.tags.some(isKeyframe));
+      v.abort();
+      await v.ended;
+    } finally {
+      playback.detach('s5');
+    }
+  });
+
   test('past the GOP size cap, new viewers wait for the next keyframe instead of replaying', async () => {
     const b = fakeBroadcast('s3');
     playback.attach('s3', b);

@@ -305,6 +305,7 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
   const server = http.createServer({ noDelay: true });
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4096 });
   const sockets = new Set<Socket>();
+  const streaming = new WeakSet<object>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -354,6 +355,7 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
     }
     // Take the socket over: from here on the body is raw FLV bytes.
     const socket = req.socket;
+    streaming.add(socket);
     socket.write(FLV_RESPONSE_HEAD);
     const v: Viewer = { socket, ws: null, maxBuffered: maxViewerBufferBytes };
     socket.once('close', () => removeViewer(room, v));
@@ -384,8 +386,10 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
     });
   });
 
+  // Node reports any error of a request's socket here, also mid-stream: only a
+  // socket that is not streaming FLV may still get an HTTP answer.
   server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    if (socket.writable && !streaming.has(socket)) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();
   });
 
