@@ -10,7 +10,7 @@
 //            --database-url postgres://postgres@127.0.0.1:5432/test (server used for scratch databases)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -44,6 +44,12 @@ interface Result {
   p99: number;
   max: number;
   errors: Record<string, number>;
+  /** CPU of the server process per successful gift, and in cores over the run. */
+  serverCpuPerGiftUs: number;
+  serverCpuCores: number;
+  loadGeneratorCpuCores: number;
+  /** Every process on the machine (PostgreSQL, the load generator, other work). */
+  machineBusyPercent: number;
   ledgerCheck: string;
 }
 
@@ -136,6 +142,24 @@ async function stopServer(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+/** CPU seconds (user + system) a process used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Busy and total jiffies of the whole machine, from /proc/stat. */
+function machineCpu(): { busy: number; total: number } {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = cpu[3]! + cpu[4]!;
+  const total = cpu.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -185,6 +209,9 @@ async function benchApp(backend: 'postgres' | 'pglite'): Promise<Result> {
     const errors: Record<string, number> = {};
     const endAt = performance.now() + SECONDS * 1000;
     const started = performance.now();
+    const serverCpu0 = cpuSeconds(child.pid!);
+    const selfCpu0 = process.cpuUsage();
+    const machine0 = machineCpu();
     await Promise.all(
       users.map(async (u, i) => {
         let n = 0;
@@ -205,6 +232,10 @@ async function benchApp(backend: 'postgres' | 'pglite'): Promise<Result> {
       }),
     );
     const elapsed = (performance.now() - started) / 1000;
+    const serverCpu = cpuSeconds(child.pid!) - serverCpu0;
+    const self = process.cpuUsage(selfCpu0);
+    const machine1 = machineCpu();
+    const machineBusy = (machine1.busy - machine0.busy) / (machine1.total - machine0.total);
     const sorted = Float64Array.from(latencies).sort();
 
     // ledger:check with the server's configuration; PGlite's data is single-process, so stop the server first.
@@ -222,6 +253,10 @@ async function benchApp(backend: 'postgres' | 'pglite'): Promise<Result> {
       p99: round(percentile(sorted, 99)),
       max: round(sorted[sorted.length - 1] ?? NaN),
       errors,
+      serverCpuPerGiftUs: Math.round((serverCpu / Math.max(1, latencies.length)) * 1e6),
+      serverCpuCores: round(serverCpu / elapsed),
+      loadGeneratorCpuCores: round((self.user + self.system) / 1e6 / elapsed),
+      machineBusyPercent: Math.round(machineBusy * 100),
       ledgerCheck,
     };
   } finally {
@@ -293,7 +328,10 @@ const pgbench = RUN_PGBENCH ? [await benchPgbench(8), await benchPgbench(1)] : [
 const summary = { machine: { cpus: (await import('node:os')).cpus().length, loadAfter: load() }, results, pgbench };
 process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
 for (const r of results)
-  log(`${r.backend}: ${r.giftsPerSec} gifts/s, p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms, errors ${JSON.stringify(r.errors)}, ledger:check ${r.ledgerCheck}`);
+  log(
+    `${r.backend}: ${r.giftsPerSec} gifts/s, p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms, errors ${JSON.stringify(r.errors)}, ` +
+      `server ${r.serverCpuPerGiftUs} µs CPU/gift (${r.serverCpuCores} cores), load generator ${r.loadGeneratorCpuCores} cores, machine ${r.machineBusyPercent}% busy, ledger:check ${r.ledgerCheck}`,
+  );
 for (const p of pgbench) log(`pgbench (${p.slots} credit slots): ${p.tps} tx/s, avg ${p.latencyAvgMs} ms, ledger:check ${p.ledgerCheck}`);
 const pgApp = results.find((r) => r.backend === 'postgres');
 if (pgApp && pgbench[0]) log(`app on PostgreSQL reaches ${Math.round((100 * pgApp.giftsPerSec) / pgbench[0].tps)}% of the pgbench ceiling`);

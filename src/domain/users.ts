@@ -57,6 +57,8 @@ export function createUsers(deps: UsersDeps) {
     role: r.role,
   });
 
+  const findById = db.select().from(users).where(eq(users.id, sql.placeholder('id'))).limit(1).prepare('users_find_by_id');
+
   async function findRow(exec: Executor, id: string): Promise<UserRow | undefined> {
     const [row] = await exec.select().from(users).where(eq(users.id, id)).limit(1);
     return row;
@@ -110,8 +112,9 @@ export function createUsers(deps: UsersDeps) {
       return toUser(await requireRow(db, id));
     },
 
+    /** Runs on every authenticated request: a prepared statement (planned once per connection). */
     async find(id: string): Promise<User | undefined> {
-      const row = await findRow(db, id);
+      const [row] = await findById.execute({ id });
       return row && toUser(row);
     },
 
