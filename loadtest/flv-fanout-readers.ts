@@ -4,11 +4,12 @@
 // RTMP play) that parse tag headers only, and reports per-run figures.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { FlvTagReader, type FlvTag } from '../test/helpers/flv.ts';
 import { RtmpClient, type RtmpMedia } from './lib/rtmp.ts';
 
 export interface ReaderJob {
-  protocol: 'http-flv' | 'rtmp';
+  protocol: 'http-flv' | 'ws-flv' | 'rtmp';
   host: string;
   readPort: number;
   publishPort: number;
@@ -161,20 +162,25 @@ async function run(job: ReaderJob, send: (m: unknown) => void): Promise<ReaderRe
     let inBody = false;
     const tagReader = new FlvTagReader((t: FlvTag) => onMedia(r, t.type, t.timestamp, t.size, t.b0, t.b1));
     let feed = (b: Buffer) => tagReader.push(b);
-    s.on('connect', () => s.write(`GET /live/${job.stream}.flv HTTP/1.1\r\nHost: ${job.host}:${job.readPort}\r\nConnection: close\r\n\r\n`));
+    const ws = job.protocol === 'ws-flv';
+    const upgrade = ws ? `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n` : 'Connection: close\r\n';
+    s.on('connect', () => s.write(`GET /live/${job.stream}.flv HTTP/1.1\r\nHost: ${job.host}:${job.readPort}\r\n${upgrade}\r\n`));
     s.on('data', (d: Buffer) => {
       if (inBody) return feed(d);
       head += d.toString('latin1');
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) return;
-      if (!/^HTTP\/1\.[01] 200/.test(head)) {
+      if (!(ws ? /^HTTP\/1\.1 101/ : /^HTTP\/1\.[01] 200/).test(head)) {
         fail(r, head.split('\r\n')[0]!);
         s.destroy();
         return;
       }
       inBody = true;
       // a chunked response (bare node-media-server via Express) carries chunk-size lines in the body
-      if (/transfer-encoding:\s*chunked/i.test(head.slice(0, end))) {
+      if (ws) {
+        const deframer = new WsDeframer((b) => tagReader.push(b));
+        feed = (b) => deframer.push(b);
+      } else if (/transfer-encoding:\s*chunked/i.test(head.slice(0, end))) {
         const dechunker = new Dechunker((b) => tagReader.push(b));
         feed = (b) => dechunker.push(b);
       }
@@ -208,7 +214,7 @@ async function run(job: ReaderJob, send: (m: unknown) => void): Promise<ReaderRe
   for (let i = 0; i < job.viewers; i++) {
     const r: R = { start: now(), firstKeyAt: 0, firstKeyTs: 0, bytes: 0, closed: false, close: () => {} };
     readers.push(r);
-    if (job.protocol === 'http-flv') openHttp(r);
+    if (job.protocol !== 'rtmp') openHttp(r);
     else openRtmp(r);
     // joins arrive at job.rampPerSec (a join storm, not all in one instant)
     if (i % 20 === 19) await sleep(20_000 / job.rampPerSec);
@@ -255,6 +261,39 @@ async function run(job: ReaderJob, send: (m: unknown) => void): Promise<ReaderRe
   pacer = null;
   publisher.close();
   return result;
+}
+
+/** The payload bytes of a server's (unmasked) WebSocket frames; control frames are skipped. */
+class WsDeframer {
+  private readonly out: (b: Buffer) => void;
+  private readonly head = Buffer.alloc(14);
+  private headLen = 0;
+  private left = 0;
+  private data = false; // the current frame carries media (binary/continuation)
+  constructor(out: (b: Buffer) => void) {
+    this.out = out;
+  }
+  push(d: Buffer): void {
+    let i = 0;
+    while (i < d.length) {
+      if (this.left > 0) {
+        const take = Math.min(this.left, d.length - i);
+        if (this.data) this.out(d.subarray(i, i + take));
+        this.left -= take;
+        i += take;
+        continue;
+      }
+      this.head[this.headLen++] = d[i++]!;
+      if (this.headLen < 2) continue;
+      const len7 = this.head[1]! & 0x7f;
+      const need = len7 < 126 ? 2 : len7 === 126 ? 4 : 10;
+      if (this.headLen < need) continue;
+      this.left = len7 < 126 ? len7 : len7 === 126 ? this.head.readUInt16BE(2) : this.head.readUInt32BE(6) + this.head.readUInt32BE(2) * 2 ** 32;
+      const opcode = this.head[0]! & 0x0f;
+      this.data = opcode === 2 || opcode === 0;
+      this.headLen = 0;
+    }
+  }
 }
 
 /** Removes HTTP/1.1 chunked framing from a byte stream. */

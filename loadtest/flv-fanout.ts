@@ -1,10 +1,11 @@
 // FLV fan-out benchmark: one 2.5 Mbps live stream, N concurrent readers on
-// loopback, against three servers side by side in the same run:
-//   liveroom  node-media-server RTMP ingest + Liveroom's HTTP-FLV (src/media/playback.ts)
-//   nms       a bare node-media-server 4 serving its own HTTP-FLV
-//   nginx     nginx + Debian's libnginx-mod-rtmp serving RTMP play
+// loopback, against these peers side by side in the same run:
+//   liveroom     node-media-server RTMP ingest + Liveroom's HTTP-FLV (src/media/playback.ts)
+//   liveroom-ws  the same, read as WS-FLV
+//   nms          a bare node-media-server 4 serving its own HTTP-FLV
+//   nginx        nginx + Debian's libnginx-mod-rtmp serving RTMP play
 //
-//   node loadtest/flv-fanout.ts [--viewers 100,500,1000] [--seconds 20] [--peers liveroom,nms,nginx]
+//   node loadtest/flv-fanout.ts [--viewers 100,500,1000] [--seconds 20] [--peers liveroom,liveroom-ws,nms,nginx]
 //                               [--bitrate 2500] [--ramp 1000] [--no-pin]
 //
 // The clip is encoded once by ffmpeg (testsrc 1280x720 25 fps, x264 CBR, AAC,
@@ -27,7 +28,7 @@ const { values } = parseArgs({
   options: {
     viewers: { type: 'string', default: '100,500,1000' },
     seconds: { type: 'string', default: '20' },
-    peers: { type: 'string', default: 'liveroom,nms,nginx' },
+    peers: { type: 'string', default: 'liveroom,liveroom-ws,nms,nginx' },
     bitrate: { type: 'string', default: '2500' },
     ramp: { type: 'string', default: '1000' },
     'no-pin': { type: 'boolean', default: false },
@@ -35,7 +36,13 @@ const { values } = parseArgs({
 });
 const viewerCounts = values.viewers!.split(',').map(Number).filter((n) => n > 0);
 const seconds = Number(values.seconds);
-const peers = values.peers!.split(',') as ('liveroom' | 'nms' | 'nginx')[];
+const peers = values.peers!.split(',') as ('liveroom' | 'liveroom-ws' | 'nms' | 'nginx')[];
+for (const p of peers) {
+  if (!['liveroom', 'liveroom-ws', 'nms', 'nginx'].includes(p)) {
+    process.stderr.write(`unknown peer ${p}: use liveroom, liveroom-ws, nms, nginx\n`);
+    process.exit(2);
+  }
+}
 const bitrate = Number(values.bitrate);
 const rampPerSec = Number(values.ramp);
 const NGINX_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
@@ -109,7 +116,7 @@ interface Server {
   stop: () => Promise<void>;
 }
 
-async function startNodeServer(mode: 'liveroom' | 'nms'): Promise<Server> {
+async function startNodeServer(mode: 'liveroom' | 'nms', protocol: ReaderJob['protocol']): Promise<Server> {
   const rtmpPort = await freePort();
   const httpPort = await freePort();
   const [cmd, args] = withCpu(1, process.execPath, [path.join(here, 'flv-fanout-server.ts'), '--mode', mode, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort)]);
@@ -126,7 +133,7 @@ async function startNodeServer(mode: 'liveroom' | 'nms'): Promise<Server> {
   child.stdout!.resume();
   await waitPort(rtmpPort);
   await waitPort(httpPort);
-  return { pid, readPort: httpPort, publishPort: rtmpPort, protocol: 'http-flv', stop: () => stopChild(child) };
+  return { pid, readPort: httpPort, publishPort: rtmpPort, protocol, stop: () => stopChild(child) };
 }
 
 async function startNginx(): Promise<Server> {
@@ -241,7 +248,12 @@ async function main(): Promise<void> {
   process.stdout.write(`load before: ${readFileSync('/proc/loadavg', 'utf8').trim()}; cpus pinned: ${pin ? 'server 1, readers 0' : 'no'}; joins ${rampPerSec}/s; ${bitrate} kbps\n`);
   let run = 0;
   for (const peer of peers) {
-    const server = peer === 'nginx' ? await startNginx() : await startNodeServer(peer);
+    const server =
+      peer === 'nginx'
+        ? await startNginx()
+        : peer === 'liveroom-ws'
+          ? await startNodeServer('liveroom', 'ws-flv')
+          : await startNodeServer(peer, 'http-flv');
     try {
       for (const n of viewerCounts) {
         process.stdout.write(`${peer}: ${n} viewers for ${seconds} s...\n`);

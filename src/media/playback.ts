@@ -129,6 +129,25 @@ function classify(tag: Buffer): number {
   return TAG_OTHER;
 }
 
+/** A final, unmasked binary WebSocket frame (RFC 6455 section 5.2) carrying `data`. */
+function wsBinaryFrame(data: Buffer): Buffer {
+  const n = data.length;
+  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(head + n);
+  frame[0] = 0x82; // FIN + binary
+  if (n < 126) frame[1] = n;
+  else if (n < 65536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(n, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+    frame.writeUInt32BE(n >>> 0, 6);
+  }
+  data.copy(frame, head);
+  return frame;
+}
+
 interface Viewer {
   socket: Socket;
   ws: WebSocket | null;
@@ -247,7 +266,21 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
     // one buffer per batch, shared by every viewer
     const batch = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
     room.session.outBytes += batch.length;
-    for (const v of room.live) send(room, v, batch);
+    let frame: Buffer | null = null; // the batch as one WebSocket frame, built for the first WS viewer
+    for (const v of room.live) {
+      if (v.ws === null) send(room, v, batch);
+      else {
+        if (v.ws.readyState !== WebSocket.OPEN) continue;
+        if (v.socket.writableLength > v.maxBuffered) {
+          dropSlow(room, v);
+          continue;
+        }
+        // a complete unmasked frame written straight to the socket: ws writes
+        // only whole frames too (no compression), so the two never interleave
+        frame ??= wsBinaryFrame(batch);
+        v.socket.write(frame);
+      }
+    }
   };
 
   const send = (room: Room, v: Viewer, data: Buffer): void => {
