@@ -12,7 +12,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import { createFlvPlayback, type FlvPlayback } from '../src/media/playback.ts';
+import { loadConfig } from '../src/config.ts';
+import { createFlvPlayback, flvPlaybackSettings, FLV_DEFAULTS, type FlvPlayback } from '../src/media/playback.ts';
 import { FlvTagReader, FLV_AUDIO, FLV_VIDEO, isKeyframe, isSequenceHeader, type FlvTag } from './helpers/flv.ts';
 
 const require = createRequire(import.meta.url);
@@ -493,4 +494,10 @@ describe('FLV playback with a scripted broadcast', () => {
       playback.detach('s3');
     }
   });
+});
+
+test('the FLV settings in config.ts default to the playback defaults', () => {
+  const config = loadConfig({ JWT_SECRET: 'x'.repeat(32), DATA_DIR: tmpdir() });
+  assert.deepEqual(flvPlaybackSettings(config), FLV_DEFAULTS);
+  assert.equal(flvPlaybackSettings(loadConfig({ JWT_SECRET: 'x'.repeat(32), DATA_DIR: tmpdir(), FLV_MAX_VIEWERS: '7' })).maxViewers, 7);
 });

@@ -16,6 +16,7 @@ import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import { WebSocketServer, WebSocket } from 'ws';
 import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
 
 const require = createRequire(import.meta.url);
 // node-media-server's session base: gives the internal subscriber the fields
@@ -70,6 +71,18 @@ export const FLV_DEFAULTS = {
   maxBatchDelayMs: 50,
   maxViewers: 20_000,
 };
+
+/** The playback options from the app's settings (config.ts FLV_*). */
+export function flvPlaybackSettings(
+  c: Pick<Config, 'FLV_MAX_VIEWER_BUFFER_BYTES' | 'FLV_MAX_GOP_BYTES' | 'FLV_MAX_BATCH_MS' | 'FLV_MAX_VIEWERS'>,
+): Pick<FlvPlaybackOptions, 'maxViewerBufferBytes' | 'maxGopBytes' | 'maxBatchDelayMs' | 'maxViewers'> {
+  return {
+    maxViewerBufferBytes: c.FLV_MAX_VIEWER_BUFFER_BYTES,
+    maxGopBytes: c.FLV_MAX_GOP_BYTES,
+    maxBatchDelayMs: c.FLV_MAX_BATCH_MS,
+    maxViewers: c.FLV_MAX_VIEWERS,
+  };
+}
 
 const ROOM_PATH = /^\/live\/([A-Za-z0-9_-]{1,128})\.flv$/;
 const FLV_HEADER = Buffer.from([0x46, 0x4c, 0x56, 0x01, 0x05, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x00]);
