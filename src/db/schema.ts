@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
+  boolean,
   check,
   foreignKey,
   index,
@@ -178,3 +179,53 @@ export const idempotencyKeys = pgTable(
   },
   (t) => [primaryKey({ columns: [t.userId, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
 );
+
+// --- Live room chat (domain/chat.ts). room_id is the live room's id (no
+// foreign key: rooms are created by the rooms service, which may live apart).
+
+/** Every accepted chat message; a deleted one keeps its row with deleted_at set. */
+export const chatMessages = pgTable(
+  'chat_messages',
+  {
+    id: text('id').primaryKey(),
+    roomId: text('room_id').notNull(),
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    nickname: text('nickname').notNull(),
+    text: text('text').notNull(),
+    createdAt: createdAt(),
+    deletedAt: timestamp('deleted_at', { withTimezone: true, mode: 'date' }),
+    deletedBy: text('deleted_by'),
+  },
+  // ids are UUIDv7 (time-ordered): the last messages of a room are the highest ids
+  (t) => [index('chat_messages_room_idx').on(t.roomId, t.id)],
+);
+
+export const roomBans = pgTable(
+  'room_bans',
+  {
+    roomId: text('room_id').notNull(),
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    bannedBy: text('banned_by'),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] })],
+);
+
+export const roomMutes = pgTable(
+  'room_mutes',
+  {
+    roomId: text('room_id').notNull(),
+    userId: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    until: timestamp('until', { withTimezone: true, mode: 'date' }).notNull(),
+    mutedBy: text('muted_by'),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] })],
+);
+
+/** Chat mode set by the streamer; a room without a row has the defaults (no slow mode, everyone may chat). */
+export const roomChatModes = pgTable('room_chat_modes', {
+  roomId: text('room_id').primaryKey(),
+  slowSec: integer('slow_sec').notNull().default(0),
+  followersOnly: boolean('followers_only').notNull().default(false),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
