@@ -173,5 +173,20 @@ describe('a server killed during a gift storm (postgres)', { skip: !(await postg
     await kill();
     const final = spawnSync(process.execPath, [path.join(root, 'scripts/ledger-check.ts')], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
     assert.equal(final.status, 0, final.stdout + final.stderr);
+
+    // The check is not a rubber stamp: a cached balance that disagrees with its entries fails it.
+    const tamper = new pg.Client({ connectionString: url.toString() });
+    await tamper.connect();
+    try {
+      await tamper.query(`update accounts set balance = balance + 1 where id = $1`, [`wallet:${users[0]!.id}`]);
+      const broken = spawnSync(process.execPath, [path.join(root, 'scripts/ledger-check.ts')], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
+      assert.equal(broken.status, 1, broken.stderr);
+      const report = JSON.parse(broken.stdout);
+      assert.equal(report.ok, false);
+      assert.deepEqual(report.violations.map((v: { check: string }) => v.check).sort(), ['cached_balance_mismatch', 'total_not_zero']);
+      assert.equal(report.violations[0].detail.accountId, `wallet:${users[0]!.id}`);
+    } finally {
+      await tamper.end();
+    }
   });
 });

@@ -185,5 +185,22 @@ for (const kind of await dbKinds()) {
       await assert.rejects(db.execute(sql`insert into transfers (id, kind, amount) values ('lonely', 'correction', 1)`), failsWith(/does not balance/));
       await check();
     });
+
+    test('the check reports a cached balance that disagrees with its entries', async () => {
+      const u = await app.http.register(uniqueName('tampered'));
+      const { sql } = await import('drizzle-orm');
+      const db = app.services.database.db;
+      await db.execute(sql`update accounts set balance = balance - 7 where id = ${'wallet:' + u.id}`);
+      const r = await app.http.request('GET', '/api/admin/ledger/check', { token: admin });
+      assert.equal(r.status, 200);
+      assert.equal(r.body.ok, false);
+      const mismatch = r.body.violations.find((v: any) => v.check === 'cached_balance_mismatch');
+      assert.equal(mismatch.detail.accountId, `wallet:${u.id}`);
+      assert.equal(mismatch.detail.cached, '993');
+      assert.equal(mismatch.detail.entries, '1000');
+      assert.ok(r.body.violations.some((v: any) => v.check === 'total_not_zero'));
+      await db.execute(sql`update accounts set balance = balance + 7 where id = ${'wallet:' + u.id}`);
+      await check();
+    });
   });
 }

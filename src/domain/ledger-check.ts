@@ -1,5 +1,5 @@
 // Verifies the ledger agrees with itself: every transfer's entries sum to zero
-// (and there are at least two), no balance but issuance is negative, every
+// (there are at least two, and the credits equal the transfer's amount), no balance but issuance is negative, every
 // cached balance equals the sum of its entries, and every entry's
 // balanceAfter equals the running sum of its slot. Used by
 // `npm run ledger:check` and GET /api/admin/ledger/check.
@@ -46,9 +46,11 @@ export async function checkLedger(db: Db): Promise<LedgerReport> {
       'transfer_unbalanced',
       await rows(
         tx,
-        sql`select t.id as "transferId", coalesce(sum(e.amount), 0)::text as sum, count(e.id)::int as entries
+        sql`select t.id as "transferId", coalesce(sum(e.amount), 0)::text as sum, count(e.id)::int as entries,
+                   t.amount::text as amount, coalesce(sum(e.amount) filter (where e.amount > 0), 0)::text as credited
             from transfers t left join entries e on e.transfer_id = t.id
-            group by t.id having coalesce(sum(e.amount), 0) <> 0 or count(e.id) < 2
+            group by t.id, t.amount
+            having coalesce(sum(e.amount), 0) <> 0 or count(e.id) < 2 or coalesce(sum(e.amount) filter (where e.amount > 0), 0) <> t.amount
             limit ${MAX_REPORTED}`,
       ),
     );
