@@ -6,7 +6,7 @@
 // database: the ceiling of the database for this transaction on this machine.
 //
 //   flock /tmp/liveroom-bench.lock node loadtest/gifts.ts --clients 64 --seconds 20
-//   options: --clients C --seconds T --backends postgres,pglite --pgbench true|false
+//   options: --clients C --seconds T --backends postgres,pglite --pgbench true|false --repeat R
 //            --database-url postgres://postgres@127.0.0.1:5432/test (server used for scratch databases)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -29,6 +29,8 @@ const CLIENTS = Number(arg('clients', '64'));
 const SECONDS = Number(arg('seconds', '20'));
 const BACKENDS = arg('backends', 'postgres,pglite').split(',').filter((b) => b === 'postgres' || b === 'pglite') as ('postgres' | 'pglite')[];
 const RUN_PGBENCH = arg('pgbench', 'true') === 'true';
+/** Rounds of (app on each backend, pgbench): the machine is shared, so medians say more than one run. */
+const REPEAT = Math.max(1, Number(arg('repeat', '1')));
 const SERVER_URL = arg('database-url', process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
 const GIFT = { id: 'rose', price: 10 };
 const ADMIN = { username: 'bench_admin', password: 'bench admin passphrase' };
@@ -321,18 +323,33 @@ async function benchPgbench(slots: number): Promise<{ slots: number; tps: number
 }
 
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 log(`load before: ${load()}`);
-const results: Result[] = [];
-for (const backend of BACKENDS) results.push(await benchApp(backend));
-const pgbench = RUN_PGBENCH ? [await benchPgbench(8), await benchPgbench(1)] : [];
-const summary = { machine: { cpus: (await import('node:os')).cpus().length, loadAfter: load() }, results, pgbench };
+const results: (Result & { round: number; load1: number })[] = [];
+const pgbench: (Awaited<ReturnType<typeof benchPgbench>> & { round: number })[] = [];
+for (let round = 1; round <= REPEAT; round++) {
+  for (const backend of BACKENDS) {
+    const load1 = loadavg()[0]!;
+    results.push({ ...(await benchApp(backend)), round, load1: Math.round(load1 * 100) / 100 });
+  }
+  if (RUN_PGBENCH) pgbench.push({ ...(await benchPgbench(8)), round });
+}
+if (RUN_PGBENCH) pgbench.push({ ...(await benchPgbench(1)), round: 0 });
+const medians = Object.fromEntries(
+  BACKENDS.map((b) => {
+    const runs = results.filter((r) => r.backend === b);
+    return [b, { giftsPerSec: median(runs.map((r) => r.giftsPerSec)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)) }];
+  }),
+);
+const ceiling = pgbench.filter((p) => p.slots === 8).map((p) => p.tps);
+const summary = { machine: { cpus: (await import('node:os')).cpus().length, loadAfter: load() }, results, pgbench, medians, pgbenchMedianTps: ceiling.length ? median(ceiling) : null };
 process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
 for (const r of results)
   log(
-    `${r.backend}: ${r.giftsPerSec} gifts/s, p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms, errors ${JSON.stringify(r.errors)}, ` +
+    `round ${r.round} ${r.backend} (load1 ${r.load1}): ${r.giftsPerSec} gifts/s, p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms, errors ${JSON.stringify(r.errors)}, ` +
       `server ${r.serverCpuPerGiftUs} µs CPU/gift (${r.serverCpuCores} cores), load generator ${r.loadGeneratorCpuCores} cores, machine ${r.machineBusyPercent}% busy, ledger:check ${r.ledgerCheck}`,
   );
-for (const p of pgbench) log(`pgbench (${p.slots} credit slots): ${p.tps} tx/s, avg ${p.latencyAvgMs} ms, ledger:check ${p.ledgerCheck}`);
-const pgApp = results.find((r) => r.backend === 'postgres');
-if (pgApp && pgbench[0]) log(`app on PostgreSQL reaches ${Math.round((100 * pgApp.giftsPerSec) / pgbench[0].tps)}% of the pgbench ceiling`);
+for (const p of pgbench) log(`pgbench${p.round ? ` round ${p.round}` : ''} (${p.slots} credit slots): ${p.tps} tx/s, avg ${p.latencyAvgMs} ms, ledger:check ${p.ledgerCheck}`);
+for (const [b, m] of Object.entries(medians)) log(`median ${b}: ${m.giftsPerSec} gifts/s, p50 ${m.p50} ms, p99 ${m.p99} ms`);
+if (medians.postgres && ceiling.length) log(`app on PostgreSQL reaches ${Math.round((100 * medians.postgres.giftsPerSec) / median(ceiling))}% of the pgbench ceiling (medians)`);
 agent.destroy();
