@@ -87,6 +87,24 @@ const configSchema = z.object({
   LEDGER_CREDIT_SLOTS: int(8, 1).pipe(z.number().max(64)),
   IDEMPOTENCY_TTL_SEC: int(24 * 3600, 24 * 3600), // never less than 24 h: clients may retry for a day
   IDEMPOTENCY_PURGE_EVERY_SEC: int(3600, 10),
+
+  // live rooms (src/rooms/) and chat (src/domain/chat.ts)
+  CHAT_MAX_LENGTH: int(200, 1).pipe(z.number().max(2000)), // code points per message
+  CHAT_HISTORY: int(50, 1).pipe(z.number().max(500)), // messages kept in room state and reloaded when a room starts
+  CHAT_RATE_POINTS: int(5, 1), // messages per user per room per CHAT_RATE_WINDOW_SEC
+  CHAT_RATE_WINDOW_SEC: int(5, 1),
+  CHAT_SLOW_MAX_SEC: int(600, 1),
+  CHAT_MUTE_MAX_SEC: int(30 * 24 * 3600, 1),
+  GIFT_FEED_SIZE: int(20, 1).pipe(z.number().max(200)), // gift events kept in room state
+  GIFT_BROADCASTS_PER_TICK: int(5, 1), // `gift` broadcasts per patch tick; the rest reach clients through state only
+  TOP_FANS_SIZE: int(10, 1).pipe(z.number().max(100)),
+  ROOM_RECONNECT_SEC: int(20, 0), // a dropped client that returns within this keeps its seat
+  ROOM_MAX_CLIENTS: int(20_000, 1),
+  ROOM_PATCH_MS: int(50, 10), // state patch interval of a small room
+  ROOM_PATCH_MS_PER_1K: int(40, 0), // added per 1,000 connected clients: fewer frames per client in big rooms
+  ROOM_PATCH_MS_MAX: int(250, 10),
+  /** host:port[/path] clients use to reach this process's rooms when several processes share them (REDIS_URL); default HOST:PORT. */
+  ROOMS_PUBLIC_ADDRESS: z.string().trim().min(1).optional(),
 });
 
 export type Config = z.infer<typeof configSchema> & {

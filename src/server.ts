@@ -13,11 +13,14 @@ import { createApp } from './http/app.ts';
 import { createLogger } from './logger.ts';
 import { connectRedis, redisReady } from './redis.ts';
 import { createBreaker } from './resilience.ts';
+import { startRooms, type RoomsServer } from './rooms/index.ts';
 
 export interface Liveroom {
   config: Config;
   services: Services;
   server: Server;
+  /** Colyseus, when the rooms role runs here. */
+  rooms?: RoomsServer;
   port: number;
   url: string;
   logger: Logger;
@@ -80,10 +83,12 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
     server.listen(config.PORT, config.HOST, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const rooms = config.ROLES.includes('rooms') ? await startRooms({ httpServer: server, port, config, services, logger }) : undefined;
   logger.info({ port, roles: config.ROLES, database: database.kind, redis: Boolean(redis) }, 'liveroom listening');
 
   const close = once(async () => {
     clearInterval(purgeKeys);
+    await rooms?.close();
     http.close();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
@@ -93,5 +98,5 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
     if (!opts.database) await database.close();
     redis?.disconnect();
   });
-  return { config, services, server, port, url: `http://127.0.0.1:${port}`, logger, close };
+  return { config, services, server, rooms, port, url: `http://127.0.0.1:${port}`, logger, close };
 }

@@ -23,6 +23,11 @@ export const ERROR_CODES = [
   'gift_not_found',
   'cannot_gift_own_room',
   'conflict',
+  'muted',
+  'banned',
+  'slow_mode',
+  'followers_only',
+  'message_not_found',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -15,6 +15,7 @@ import { createLedger } from './ledger.ts';
 import { createWallet } from './wallet.ts';
 import { loadGiftCatalog } from './gift-catalog.ts';
 import { createGifts, type RoomLookup } from './gifts.ts';
+import { createChat } from './chat.ts';
 
 export function createServices(config: Config, database: Database, events: EventBus) {
   const { db } = database;
@@ -56,7 +57,20 @@ export function createServices(config: Config, database: Database, events: Event
     streamerSharePercent: config.GIFT_STREAMER_SHARE_PERCENT,
     maxCount: config.GIFT_MAX_COUNT,
   });
-  return { database, events, users, tokens, follows, files, profiles, audit, ledger, wallet, gifts };
+  const chat = createChat({
+    db,
+    follows,
+    users,
+    settings: {
+      maxLength: config.CHAT_MAX_LENGTH,
+      history: config.CHAT_HISTORY,
+      ratePoints: config.CHAT_RATE_POINTS,
+      rateWindowSec: config.CHAT_RATE_WINDOW_SEC,
+      slowMaxSec: config.CHAT_SLOW_MAX_SEC,
+      muteMaxSec: config.CHAT_MUTE_MAX_SEC,
+    },
+  });
+  return { database, events, users, tokens, follows, files, profiles, audit, ledger, wallet, gifts, roomLookup, chat };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -17,6 +17,8 @@ export interface TokenService {
   issue(userId: string): Promise<{ token: string; expiresAt: Date }>;
   /** Verifies signature, expiry and revocation; throws `unauthorized`. */
   verify(token: string): Promise<TokenClaims>;
+  /** Like verify, but tells a revoked token (logged out: refuse) from a malformed or expired one (treat as absent). */
+  check(token: string): Promise<{ state: 'valid'; claims: TokenClaims } | { state: 'revoked' | 'invalid' }>;
   revoke(claims: TokenClaims): Promise<void>;
   purgeExpired(): Promise<number>;
 }
@@ -73,6 +75,19 @@ export function createTokenService(deps: { db: Executor; secret: string; ttlSec:
       const revoked = await revokedQuery.execute({ jti: payload.jti });
       if (revoked.length > 0) throw invalid();
       return { userId: payload.sub, jti: payload.jti, expiresAt: new Date(payload.exp * 1000) };
+    },
+
+    async check(token) {
+      let payload;
+      try {
+        payload = await verifySignature(token);
+      } catch (e) {
+        if (e instanceof DomainError) return { state: 'invalid' };
+        throw e;
+      }
+      const revoked = await revokedQuery.execute({ jti: payload.jti });
+      if (revoked.length > 0) return { state: 'revoked' };
+      return { state: 'valid', claims: { userId: payload.sub, jti: payload.jti, expiresAt: new Date(payload.exp * 1000) } };
     },
 
     async revoke(claims) {

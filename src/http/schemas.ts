@@ -2,18 +2,16 @@
 // validates with them, the OpenAPI document is generated from them and the
 // client SDK takes its types from them.
 import { z } from 'zod';
-
-// C0/C1 controls, bidi overrides and zero-width tricks: never in names or chat.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
+import { CONTROL, codePoints, normalizeText } from '../domain/text.ts';
 
 /** Trimmed, NFC-normalised plain text of bounded length (counted in code points). */
 export const plainText = (field: string, min: number, max: number) =>
   z
     .string()
-    .transform((s) => s.normalize('NFC').trim())
+    .transform(normalizeText)
     .refine((s) => !CONTROL.test(s), `${field} must not contain control characters`)
-    .refine((s) => [...s].length >= min, `${field} must be at least ${min} characters`)
-    .refine((s) => [...s].length <= max, `${field} must be at most ${max} characters`);
+    .refine((s) => codePoints(s) >= min, `${field} must be at least ${min} characters`)
+    .refine((s) => codePoints(s) <= max, `${field} must be at most ${max} characters`);
 
 export const id = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'not a valid id');
 export const idParams = z.strictObject({ id });

@@ -1,0 +1,295 @@
+// The Liveroom client SDK: typed REST calls (types from the server's zod
+// schemas, imported as types only so this file bundles for browsers) and live
+// rooms over @colyseus/sdk. Runs in Node >= 22 and browsers (fetch, WebSocket).
+import { Callbacks, Client as ColyseusClient, type Room } from '@colyseus/sdk';
+import type { z } from 'zod';
+import type {
+  auditItem,
+  fileReply,
+  followItem,
+  loginReply,
+  profile,
+  registerBody,
+  user,
+} from '../http/schemas.ts';
+import type { balanceReply, gift as giftSchema, ledgerItem, sendGiftReply, topFansReply, walletReply } from '../http/wallet-schemas.ts';
+import type { GiftBroadcast, LiveRoomBroadcasts } from '../rooms/messages.ts';
+import type { ChatLine, GiftLine, LiveRoomState } from '../rooms/state.ts';
+
+export type User = z.infer<typeof user>;
+export type Profile = z.infer<typeof profile>;
+export type LoginReply = z.infer<typeof loginReply>;
+export type RegisterInput = z.input<typeof registerBody>;
+export type FollowItem = z.infer<typeof followItem>;
+export type FileInfo = z.infer<typeof fileReply>;
+export type AuditItem = z.infer<typeof auditItem>;
+export type Wallet = z.infer<typeof walletReply>;
+export type LedgerItem = z.infer<typeof ledgerItem>;
+export type Gift = z.infer<typeof giftSchema>;
+export type SendGiftReply = z.infer<typeof sendGiftReply>;
+export type TopFans = z.infer<typeof topFansReply>;
+export type Balance = z.infer<typeof balanceReply>;
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+/** Loosely typed until the rooms, lotteries and rankings schemas are published in http/schemas.ts. */
+export type Json = Record<string, any>;
+
+export type { ChatLine, GiftLine, LiveRoomState, GiftBroadcast };
+export type LiveRoomEvents = LiveRoomBroadcasts & { 'lottery:result': Json };
+
+/** An HTTP error reply (`{error: {code, message}}`) or a refused room join. */
+export class LiveroomError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details?: Record<string, unknown>;
+  constructor(status: number, code: string, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'LiveroomError';
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export interface LiveroomClientOptions {
+  /** The server's base URL, e.g. `http://localhost:8080`. */
+  baseUrl: string;
+  token?: string;
+  fetch?: typeof fetch;
+}
+
+type Query = Record<string, string | number | boolean | undefined>;
+
+// Join refusals from the server (src/rooms/live-room.ts) as error codes.
+const JOIN_CODES: Record<number, [number, string]> = { 401: [401, 'unauthorized'], 403: [403, 'banned'], 404: [404, 'not_found'] };
+
+export class LiveroomClient {
+  readonly baseUrl: string;
+  token: string | undefined;
+  private readonly fetchFn: typeof fetch;
+
+  constructor(opts: LiveroomClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/$/, '');
+    this.token = opts.token;
+    this.fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  /** One REST call; a non-2xx reply throws LiveroomError with the server's code. */
+  async request<T>(method: string, path: string, opts: { json?: unknown; query?: Query; headers?: Record<string, string>; body?: BodyInit } = {}): Promise<T> {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let body = opts.body;
+    if (opts.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(opts.json);
+    }
+    const qs = opts.query
+      ? Object.entries(opts.query)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+          .join('&')
+      : '';
+    const res = await this.fetchFn(`${this.baseUrl}/api${path}${qs ? `?${qs}` : ''}`, { method, headers, body });
+    const text = await res.text();
+    const data = text && (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : undefined;
+    if (!res.ok) {
+      const e = data?.error ?? {};
+      throw new LiveroomError(res.status, e.code ?? 'http_error', e.message ?? `HTTP ${res.status}`, e.details);
+    }
+    return data as T;
+  }
+
+  // --- auth
+  register(input: RegisterInput): Promise<{ user: User }> {
+    return this.request('POST', '/auth/register', { json: input });
+  }
+  /** Logs in and keeps the token for later calls and room joins. */
+  async login(username: string, password: string): Promise<LoginReply> {
+    const reply = await this.request<LoginReply>('POST', '/auth/login', { json: { username, password } });
+    this.token = reply.token;
+    return reply;
+  }
+  async logout(): Promise<void> {
+    await this.request('POST', '/auth/logout');
+    this.token = undefined;
+  }
+  me(): Promise<{ user: User }> {
+    return this.request('GET', '/auth/me');
+  }
+
+  // --- users and follows
+  getUser(id: string): Promise<Profile> {
+    return this.request('GET', `/users/${encodeURIComponent(id)}`);
+  }
+  updateMe(patch: { nickname?: string; avatarUrl?: string | null }): Promise<{ user: User }> {
+    return this.request('PATCH', '/users/me', { json: patch });
+  }
+  async follow(userId: string): Promise<void> {
+    await this.request('PUT', `/users/${encodeURIComponent(userId)}/follow`);
+  }
+  async unfollow(userId: string): Promise<void> {
+    await this.request('DELETE', `/users/${encodeURIComponent(userId)}/follow`);
+  }
+  followers(userId: string, q: { cursor?: string; limit?: number } = {}): Promise<Page<FollowItem>> {
+    return this.request('GET', `/users/${encodeURIComponent(userId)}/followers`, { query: q });
+  }
+  following(userId: string, q: { cursor?: string; limit?: number } = {}): Promise<Page<FollowItem>> {
+    return this.request('GET', `/users/${encodeURIComponent(userId)}/following`, { query: q });
+  }
+
+  // --- rooms (loosely typed until the rooms schemas land)
+  createRoom(input: { title: string; description?: string; coverUrl?: string }): Promise<Json> {
+    return this.request('POST', '/rooms', { json: input });
+  }
+  listRooms(q: { status?: 'live'; cursor?: string; limit?: number } = {}): Promise<Page<Json>> {
+    return this.request('GET', '/rooms', { query: q });
+  }
+  getRoom(id: string): Promise<Json> {
+    return this.request('GET', `/rooms/${encodeURIComponent(id)}`);
+  }
+
+  // --- wallet and gifts
+  wallet(): Promise<Wallet> {
+    return this.request('GET', '/wallet');
+  }
+  ledger(q: { cursor?: string; limit?: number; account?: string } = {}): Promise<Page<LedgerItem>> {
+    return this.request('GET', '/wallet/ledger', { query: q });
+  }
+  gifts(): Promise<{ items: Gift[] }> {
+    return this.request('GET', '/gifts');
+  }
+  /** Pass the same idempotencyKey when retrying: the gift is paid once. */
+  sendGift(roomId: string, input: { giftId: string; count: number }, idempotencyKey?: string): Promise<SendGiftReply> {
+    return this.request('POST', `/rooms/${encodeURIComponent(roomId)}/gifts`, {
+      json: input,
+      headers: idempotencyKey ? { 'idempotency-key': idempotencyKey } : undefined,
+    });
+  }
+  topFans(roomId: string, q: { window?: 'day' | 'all'; limit?: number } = {}): Promise<TopFans> {
+    return this.request('GET', `/rooms/${encodeURIComponent(roomId)}/top-fans`, { query: q });
+  }
+
+  // --- lotteries and rankings (loosely typed until those features land)
+  createLottery(roomId: string, input: Json): Promise<Json> {
+    return this.request('POST', `/rooms/${encodeURIComponent(roomId)}/lotteries`, { json: input });
+  }
+  async enterLottery(lotteryId: string): Promise<void> {
+    await this.request('POST', `/lotteries/${encodeURIComponent(lotteryId)}/entries`);
+  }
+  getLottery(lotteryId: string): Promise<Json> {
+    return this.request('GET', `/lotteries/${encodeURIComponent(lotteryId)}`);
+  }
+  rankings(q: { board: string; window?: string; limit?: number }): Promise<Json> {
+    return this.request('GET', '/rankings', { query: q });
+  }
+
+  /** Joins the live room of a room id (as the logged-in user, or anonymously without a token). */
+  async joinRoom(roomId: string): Promise<LiveRoomConnection> {
+    const colyseus = new ColyseusClient(this.baseUrl);
+    try {
+      const room = await colyseus.joinOrCreate<LiveRoomState>('live', this.token ? { roomId, token: this.token } : { roomId });
+      // The join reply comes before the first full state: hand out a room whose state is there.
+      if (room.state?.roomId === undefined || room.state.roomId === '') await new Promise<void>((resolve) => room.onStateChange.once(() => resolve()));
+      return new LiveRoomConnection(room);
+    } catch (e) {
+      const err = e as { code?: number; message?: string };
+      const [status, code] = JOIN_CODES[err.code ?? 0] ?? [err.code && err.code >= 400 && err.code < 600 ? err.code : 500, 'join_failed'];
+      throw new LiveroomError(status, code, err.message ?? 'could not join the room');
+    }
+  }
+}
+
+type Unsubscribe = () => void;
+
+/** A joined live room: its state (kept up to date by patches), change callbacks, broadcasts and actions. */
+export class LiveRoomConnection {
+  readonly room: Room<any, LiveRoomState>;
+  private readonly callbacks: ReturnType<typeof Callbacks.get<LiveRoomState>>;
+
+  constructor(room: Room<any, LiveRoomState>) {
+    this.room = room;
+    this.callbacks = Callbacks.get(room);
+  }
+
+  get state(): LiveRoomState {
+    return this.room.state;
+  }
+  get sessionId(): string {
+    return this.room.sessionId;
+  }
+  get roomId(): string {
+    return this.room.roomId;
+  }
+
+  // --- actions
+  chat(text: string): void {
+    this.room.send('chat', { text });
+  }
+  setSlowMode(seconds: number): void {
+    this.room.send('mod:slow', { seconds });
+  }
+  setFollowersOnly(enabled: boolean): void {
+    this.room.send('mod:followers_only', { enabled });
+  }
+  mute(userId: string, seconds: number): void {
+    this.room.send('mod:mute', { userId, seconds });
+  }
+  ban(userId: string): void {
+    this.room.send('mod:ban', { userId });
+  }
+  deleteMessage(messageId: string): void {
+    this.room.send('mod:delete', { messageId });
+  }
+  enterLottery(lotteryId: string): void {
+    this.room.send('lottery:enter', { lotteryId });
+  }
+
+  // --- broadcasts and replies
+  on<K extends keyof LiveRoomEvents>(type: K, handler: (payload: LiveRoomEvents[K]) => void): Unsubscribe {
+    return this.room.onMessage(type as string, handler as (p: unknown) => void);
+  }
+
+  // --- state changes
+  /** A chat line added (with `immediate`, also each line already there). */
+  onChat(handler: (line: ChatLine) => void, immediate = true): Unsubscribe {
+    return this.callbacks.onAdd('chat', (line) => handler(line), immediate);
+  }
+  /** A chat line gone: scrolled out of the bounded list or deleted by a moderator. */
+  onChatRemoved(handler: (line: ChatLine) => void): Unsubscribe {
+    return this.callbacks.onRemove('chat', (line) => handler(line));
+  }
+  onGift(handler: (line: GiftLine) => void, immediate = false): Unsubscribe {
+    return this.callbacks.onAdd('gifts', (line) => handler(line), immediate);
+  }
+  /** A top-level field changed: `status`, `online`, `title`, ... */
+  listen<K extends 'roomId' | 'title' | 'status' | 'online'>(field: K, handler: (value: LiveRoomState[K], previous: LiveRoomState[K]) => void, immediate = true): Unsubscribe {
+    return this.callbacks.listen(field, handler as never, immediate);
+  }
+  onChatModeChange(handler: (mode: { slowSec: number; followersOnly: boolean }) => void): Unsubscribe {
+    return this.callbacks.onChange(this.state.chatMode, () => handler({ slowSec: this.state.chatMode.slowSec, followersOnly: this.state.chatMode.followersOnly }));
+  }
+  /** Any patch applied. */
+  onStateChange(handler: (state: LiveRoomState) => void): Unsubscribe {
+    this.room.onStateChange(handler);
+    return () => this.room.onStateChange.remove(handler);
+  }
+  /** The connection dropped; the SDK is trying to reconnect (the seat is kept for ROOM_RECONNECT_SEC). */
+  onDrop(handler: (code: number, reason?: string) => void): Unsubscribe {
+    this.room.onDrop(handler);
+    return () => this.room.onDrop.remove(handler);
+  }
+  onReconnect(handler: () => void): Unsubscribe {
+    this.room.onReconnect(handler);
+    return () => this.room.onReconnect.remove(handler);
+  }
+  onLeave(handler: (code: number, reason?: string) => void): Unsubscribe {
+    this.room.onLeave(handler);
+    return () => this.room.onLeave.remove(handler);
+  }
+
+  leave(): Promise<number> {
+    return this.room.leave(true);
+  }
+}

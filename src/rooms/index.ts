@@ -1,0 +1,118 @@
+// The rooms role: Colyseus on the API's HTTP server. Local presence and driver
+// by default; with Redis, RedisPresence + RedisDriver so several processes
+// share rooms (matchmaking anywhere, each room lives in one process, clients
+// connect to that process's public address).
+import type { Server as HttpServer } from 'node:http';
+import { LocalDriver, LocalPresence, matchMaker, Server, type MatchMakerDriver, type Presence } from '@colyseus/core';
+import { RedisDriver } from '@colyseus/redis-driver';
+import { RedisPresence } from '@colyseus/redis-presence';
+import { WebSocketTransport } from '@colyseus/ws-transport';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { Services } from '../domain/services.ts';
+import { liveRoomClass, type LiveRoomDeps, type LiveRoomInfo, type LiveRoomSettings } from './live-room.ts';
+import { createRoomEvents, type RoomEvents } from './room-events.ts';
+
+export interface RoomsServer {
+  colyseus: Server;
+  events: RoomEvents;
+  close(): Promise<void>;
+}
+
+export function liveRoomSettings(config: Config): LiveRoomSettings {
+  return {
+    chatHistory: config.CHAT_HISTORY,
+    giftFeedSize: config.GIFT_FEED_SIZE,
+    giftBroadcastsPerTick: config.GIFT_BROADCASTS_PER_TICK,
+    topFansSize: config.TOP_FANS_SIZE,
+    reconnectSec: config.ROOM_RECONNECT_SEC,
+    maxClients: config.ROOM_MAX_CLIENTS,
+    patchMs: config.ROOM_PATCH_MS,
+    patchMsPer1k: config.ROOM_PATCH_MS_PER_1K,
+    patchMsMax: config.ROOM_PATCH_MS_MAX,
+  };
+}
+
+// Colyseus's WebSocket paths are /<processId>/<roomId>; other upgrades (none on
+// this server today) are left to their owners.
+const COLYSEUS_WS_PATH = /^\/[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+(\?|$)/;
+
+/**
+ * Starts Colyseus on an HTTP server that is already listening on `port`.
+ * One per process: Colyseus's matchmaker is process-wide.
+ */
+export async function startRooms(opts: {
+  httpServer: HttpServer;
+  port: number;
+  config: Config;
+  services: Services;
+  logger: Logger;
+}): Promise<RoomsServer> {
+  const { config, services } = opts;
+  const logger = opts.logger.child({ module: 'rooms' });
+  let presence: Presence;
+  let driver: MatchMakerDriver;
+  let publicAddress: string | undefined;
+  if (config.REDIS_URL) {
+    presence = new RedisPresence(config.REDIS_URL);
+    driver = new RedisDriver(config.REDIS_URL);
+    // Other processes send clients here for the rooms this process holds.
+    publicAddress = config.ROOMS_PUBLIC_ADDRESS ?? `${config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST}:${opts.port}`;
+  } else {
+    presence = new LocalPresence();
+    driver = new LocalDriver();
+  }
+  const events = createRoomEvents(services.events, (err) => logger.error({ err }, 'room event handler failed'));
+
+  const deps: LiveRoomDeps = {
+    rooms: { get: (roomId) => findRoom(services, roomId) },
+    viewers: {
+      async fromToken(token) {
+        const checked = await services.tokens.check(token);
+        if (checked.state !== 'valid') return checked;
+        const user = await services.users.find(checked.claims.userId);
+        return user ? { state: 'valid', user } : { state: 'invalid' };
+      },
+    },
+    chat: services.chat,
+    topFans: (roomId, limit) => services.gifts.topFans(roomId, 'day', limit),
+    events,
+    logger,
+    settings: liveRoomSettings(config),
+  };
+
+  const transport = new WebSocketTransport({ noServer: true, maxPayload: 16 * 1024 });
+  transport.attachToServer(opts.httpServer, { filter: (req) => COLYSEUS_WS_PATH.test(req.url ?? '') });
+  const colyseus = new Server({ transport, presence, driver, publicAddress, gracefullyShutdown: false, greet: false, logger });
+  const live = colyseus.define('live', liveRoomClass(deps));
+  // `join("live", {roomId})` must reach that room. Colyseus ignores `roomId` in
+  // filterBy (an internal name), but the live room id IS the Colyseus room id,
+  // so match the listing's own roomId; joinOrCreate then also locks creation per room id.
+  live.getFilterOptions = (options: { roomId?: unknown } | undefined) =>
+    typeof options?.roomId === 'string' ? { roomId: options.roomId } : {};
+  // What listen() does, minus binding a port (the API server already listens).
+  // Not serverless(): it pre-reads every request body, which would take body
+  // parsing, size limits and uploads away from Express.
+  (colyseus as unknown as { bindRoutes(): void }).bindRoutes();
+  await matchMaker.accept();
+
+  let closing: Promise<void> | undefined;
+  return {
+    colyseus,
+    events,
+    close() {
+      closing ??= (async () => {
+        await colyseus.gracefullyShutdown(false);
+        events.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** INTERIM until the rooms service lands: a user's personal room has the user's id (as gifts assume too). */
+async function findRoom(services: Services, roomId: string): Promise<LiveRoomInfo | undefined> {
+  const user = await services.users.find(roomId);
+  if (!user) return undefined;
+  return { id: roomId, title: `${user.nickname}'s room`, status: 'idle', streamer: { id: user.id, nickname: user.nickname, avatarUrl: user.avatarUrl } };
+}

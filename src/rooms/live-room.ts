@@ -1,0 +1,313 @@
+// The live room actor: one Colyseus room per live room id. Handlers validate a
+// message, call one chat (domain) function and shape the result into state;
+// every rule lives in domain/chat.ts. Chat and gifts reach clients through
+// state patches (batched per tick); `gift` broadcasts are capped per tick.
+import { Room, ServerError, type AuthContext, type Client } from '@colyseus/core';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { ChatMessage, ChatRoom, ChatService, ChatUser } from '../domain/chat.ts';
+import { DomainError, isDomainError } from '../domain/errors.ts';
+import type { EventMap } from '../domain/events.ts';
+import {
+  banMessage,
+  chatMessage,
+  deleteMessage,
+  followersOnlyMessage,
+  muteMessage,
+  slowMessage,
+  type GiftBroadcast,
+  type LiveRoomBroadcasts,
+} from './messages.ts';
+import type { RoomEvents } from './room-events.ts';
+import { ChatLine, GiftLine, LiveRoomState, TopFan } from './state.ts';
+
+export type RoomStatus = 'idle' | 'live' | 'ended';
+
+/** What the live room needs to know about a room; the rooms service provides it. */
+export interface LiveRoomInfo {
+  id: string;
+  title: string;
+  status: RoomStatus;
+  streamer: { id: string; nickname: string; avatarUrl: string | null };
+}
+
+export interface LiveRoomSettings {
+  chatHistory: number;
+  giftFeedSize: number;
+  giftBroadcastsPerTick: number;
+  topFansSize: number;
+  reconnectSec: number;
+  maxClients: number;
+  patchMs: number;
+  patchMsPer1k: number;
+  patchMsMax: number;
+}
+
+export interface ViewerUser extends ChatUser {
+  avatarUrl: string | null;
+}
+
+/** The collaborators of every live room, in one object. */
+export interface LiveRoomDeps {
+  rooms: { get(roomId: string): Promise<LiveRoomInfo | undefined> };
+  /** Token -> user: a revoked token is refused, a malformed or expired one means anonymous. */
+  viewers: { fromToken(token: string): Promise<{ state: 'valid'; user: ViewerUser } | { state: 'revoked' | 'invalid' }> };
+  chat: Pick<ChatService, 'open' | 'isBanned'>;
+  topFans?: (roomId: string, limit: number) => Promise<{ userId: string; nickname: string; amount: number }[]>;
+  events: RoomEvents;
+  logger: Logger;
+  settings: LiveRoomSettings;
+}
+
+export interface ViewerAuth {
+  user: ViewerUser | null;
+  ip: string | null;
+}
+
+// Join refusals (HTTP statuses of the matchmaking request) and the close code of a banned viewer.
+export const CODE_UNAUTHORIZED = 401;
+export const CODE_BANNED = 403;
+export const CODE_NOT_FOUND = 404;
+export const CLOSE_BANNED = 4403;
+
+const TOP_FANS_REFRESH_MS = 1000;
+
+/** The patch interval for a room of `clients` viewers: slower ticks in big rooms mean fewer frames per client. */
+export function patchIntervalMs(clients: number, s: Pick<LiveRoomSettings, 'patchMs' | 'patchMsPer1k' | 'patchMsMax'>): number {
+  const ms = s.patchMs + Math.floor(clients / 1000) * s.patchMsPer1k;
+  return Math.min(Math.max(s.patchMs, ms), Math.max(s.patchMs, s.patchMsMax));
+}
+
+/** Runs during the matchmaking request, before a seat is reserved. */
+export async function authenticateViewer(deps: LiveRoomDeps, token: string | undefined, options: unknown, ctx: AuthContext): Promise<ViewerAuth> {
+  const opts = (options ?? {}) as { token?: unknown; roomId?: unknown };
+  const given = token || (typeof opts.token === 'string' ? opts.token : '');
+  const ip = ctx?.ip ?? null;
+  if (!given) return { user: null, ip };
+  const checked = await deps.viewers.fromToken(given);
+  if (checked.state === 'revoked') throw new ServerError(CODE_UNAUTHORIZED, 'this token was revoked; sign in again');
+  if (checked.state !== 'valid') return { user: null, ip };
+  if (typeof opts.roomId === 'string' && (await deps.chat.isBanned(opts.roomId, checked.user.id)))
+    throw new ServerError(CODE_BANNED, 'you are banned from this room');
+  return { user: checked.user, ip };
+}
+
+type ViewerClient = Client<{ auth: ViewerAuth }>;
+
+export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; client: ViewerClient }> {
+  declare deps: LiveRoomDeps;
+  private chatRoom!: ChatRoom;
+  private offEvents: (() => void)[] = [];
+  private gifts: GiftBroadcast[] = [];
+  private topFansDue = false;
+  private topFansLoading = false;
+
+  async onCreate(options: { roomId?: unknown }) {
+    const { deps } = this;
+    const roomId = options?.roomId;
+    if (typeof roomId !== 'string' || roomId.length === 0 || roomId.length > 64) throw new ServerError(CODE_NOT_FOUND, 'roomId is required');
+    const info = await deps.rooms.get(roomId);
+    if (!info) throw new ServerError(CODE_NOT_FOUND, 'no such room');
+    // The Colyseus room id is the live room id, so `joinById(roomId)` reaches it.
+    this.roomId = roomId;
+    this.maxClients = deps.settings.maxClients;
+    this.patchRate = deps.settings.patchMs;
+    this.chatRoom = await deps.chat.open({ id: info.id, streamerId: info.streamer.id });
+
+    const state = new LiveRoomState();
+    state.roomId = info.id;
+    this.applyInfo(state, info);
+    for (const m of this.chatRoom.history) state.chat.push(toChatLine(m));
+    state.chatMode.slowSec = this.chatRoom.mode.slowSec;
+    state.chatMode.followersOnly = this.chatRoom.mode.followersOnly;
+    this.state = state;
+    this.autoDispose = info.status !== 'live';
+    this.topFansDue = true;
+
+    this.offEvents.push(
+      deps.events.on('room.status', roomId, (e) => this.setStatus(e.status)),
+      deps.events.on('room.updated', roomId, () => void this.refreshInfo()),
+      deps.events.on('room.gift', roomId, (e) => this.addGift(e)),
+    );
+
+    this.handle('chat', chatMessage, async (client, msg) => {
+      const line = await this.chatRoom.post(client.auth?.user ?? null, msg.text);
+      this.pushChat(line);
+    });
+    this.handle('mod:slow', slowMessage, async (client, msg) => {
+      const mode = await this.chatRoom.setSlow(this.actor(client), msg.seconds);
+      this.state.chatMode.slowSec = mode.slowSec;
+      client.send('mod:ok', { action: 'slow' });
+    });
+    this.handle('mod:followers_only', followersOnlyMessage, async (client, msg) => {
+      const mode = await this.chatRoom.setFollowersOnly(this.actor(client), msg.enabled);
+      this.state.chatMode.followersOnly = mode.followersOnly;
+      client.send('mod:ok', { action: 'followers_only' });
+    });
+    this.handle('mod:mute', muteMessage, async (client, msg) => {
+      const r = await this.chatRoom.mute(this.actor(client), msg.userId, msg.seconds);
+      for (const c of this.clientsOf(r.userId)) c.send('system', { text: `you are muted until ${r.until}` });
+      client.send('mod:ok', { action: 'mute', userId: r.userId, until: r.until });
+    });
+    this.handle('mod:ban', banMessage, async (client, msg) => {
+      const r = await this.chatRoom.ban(this.actor(client), msg.userId);
+      for (const c of this.clientsOf(r.userId)) c.leave(CLOSE_BANNED, 'banned');
+      client.send('mod:ok', { action: 'ban', userId: r.userId });
+    });
+    this.handle('mod:delete', deleteMessage, async (client, msg) => {
+      const r = await this.chatRoom.remove(this.actor(client), msg.messageId);
+      const i = this.state.chat.findIndex((l) => l.id === r.messageId);
+      if (i >= 0) this.state.chat.splice(i, 1);
+      client.send('mod:ok', { action: 'delete', messageId: r.messageId });
+    });
+  }
+
+  async onJoin(client: ViewerClient) {
+    const user = client.auth?.user;
+    // joinById carries no roomId in its options, so the ban is checked here as well as in onAuth.
+    if (user && (await this.deps.chat.isBanned(this.roomId, user.id))) throw new ServerError(CODE_BANNED, 'you are banned from this room');
+    this.countOnline();
+  }
+
+  async onDrop(client: ViewerClient) {
+    this.countOnline();
+    if (this.deps.settings.reconnectSec > 0) await this.allowReconnection(client, this.deps.settings.reconnectSec);
+  }
+
+  onReconnect() {
+    this.countOnline();
+  }
+
+  onLeave() {
+    this.countOnline();
+  }
+
+  onBeforePatch() {
+    if (this.gifts.length > 0) {
+      // Bounded frames per client per tick: the rest of a burst is in `state.gifts` already.
+      for (const g of this.gifts.splice(0, this.deps.settings.giftBroadcastsPerTick)) this.broadcast('gift', g);
+      this.gifts.length = 0;
+    }
+    if (this.topFansDue && !this.topFansLoading) void this.refreshTopFans();
+  }
+
+  onDispose() {
+    for (const off of this.offEvents) off();
+    this.offEvents = [];
+  }
+
+  /** Status from the rooms service / media: a live room stays open while empty; an idle empty one goes. */
+  private setStatus(status: RoomStatus) {
+    this.state.status = status;
+    this.autoDispose = status !== 'live';
+    if (status !== 'live' && this.clients.length === 0) void this.disconnect();
+  }
+
+  private applyInfo(state: InstanceType<typeof LiveRoomState>, info: LiveRoomInfo) {
+    state.title = info.title;
+    state.streamer.id = info.streamer.id;
+    state.streamer.nickname = info.streamer.nickname;
+    state.streamer.avatarUrl = info.streamer.avatarUrl ?? '';
+  }
+
+  private async refreshInfo() {
+    try {
+      const info = await this.deps.rooms.get(this.roomId);
+      if (info) this.applyInfo(this.state, info);
+    } catch (err) {
+      this.deps.logger.warn({ err, roomId: this.roomId }, 'room refresh failed');
+    }
+  }
+
+  private async refreshTopFans() {
+    if (!this.deps.topFans) return void (this.topFansDue = false);
+    // At most one query per TOP_FANS_REFRESH_MS however many gifts arrive.
+    this.topFansLoading = true;
+    this.topFansDue = false;
+    try {
+      const fans = await this.deps.topFans(this.roomId, this.deps.settings.topFansSize);
+      this.state.topFans.clear();
+      for (const f of fans) this.state.topFans.push(new TopFan({ userId: f.userId, nickname: f.nickname, amount: f.amount }));
+    } catch (err) {
+      this.deps.logger.warn({ err, roomId: this.roomId }, 'top fans refresh failed');
+    } finally {
+      this.clock.setTimeout(() => (this.topFansLoading = false), TOP_FANS_REFRESH_MS);
+    }
+  }
+
+  private addGift(e: EventMap['room.gift']) {
+    const g: GiftBroadcast = {
+      id: e.giftEventId,
+      userId: e.userId,
+      nickname: e.nickname,
+      giftId: e.giftId,
+      giftName: e.giftName,
+      icon: e.icon,
+      count: e.count,
+      amount: e.amount,
+      at: e.at,
+    };
+    const { icon: _icon, ...line } = g;
+    this.state.gifts.push(new GiftLine(line));
+    while (this.state.gifts.length > this.deps.settings.giftFeedSize) this.state.gifts.shift();
+    this.gifts.push(g);
+    this.topFansDue = true;
+  }
+
+  private pushChat(m: ChatMessage) {
+    this.state.chat.push(toChatLine(m));
+    while (this.state.chat.length > this.deps.settings.chatHistory) this.state.chat.shift();
+  }
+
+  private countOnline() {
+    this.state.online = this.clients.length;
+    const ms = patchIntervalMs(this.clients.length, this.deps.settings);
+    if (ms !== this.patchRate) this.patchRate = ms;
+  }
+
+  private actor(client: ViewerClient) {
+    const user = client.auth?.user;
+    if (!user) throw new DomainError('unauthorized', 'sign in to moderate');
+    return { ...user, ip: client.auth?.ip ?? null };
+  }
+
+  private clientsOf(userId: string): ViewerClient[] {
+    return this.clients.filter((c) => c.auth?.user?.id === userId);
+  }
+
+  /** Validates a message, runs it, and turns a refusal into an `error` reply to that client only. */
+  private handle<S extends z.ZodType>(type: string, schema: S, run: (client: ViewerClient, msg: z.infer<S>) => Promise<void>) {
+    this.onMessage(type, (client: ViewerClient, raw: unknown) => {
+      const parsed = schema.safeParse(raw ?? {});
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return reply(client, new DomainError('validation_failed', `${type}: ${issue?.path.join('.') || 'message'}: ${issue?.message ?? 'invalid'}`));
+      }
+      run(client, parsed.data).catch((err) => {
+        if (isDomainError(err)) return reply(client, err);
+        this.deps.logger.error({ err, type, roomId: this.roomId }, 'live room handler failed');
+        client.send('error', { code: 'internal_error', message: 'internal error' });
+      });
+    });
+  }
+}
+
+function reply(client: ViewerClient, err: DomainError) {
+  const body: LiveRoomBroadcasts['error'] = { code: err.code, message: err.message };
+  if (typeof err.details?.retryAfterSec === 'number') body.retryAfterSec = err.details.retryAfterSec;
+  client.send('error', body);
+}
+
+function toChatLine(m: ChatMessage) {
+  return new ChatLine({ id: m.id, userId: m.userId, nickname: m.nickname, text: m.text, at: m.at });
+}
+
+/** The room class registered with Colyseus, closing over its collaborators (static onAuth has no instance). */
+export function liveRoomClass(deps: LiveRoomDeps): typeof LiveRoom {
+  return class extends LiveRoom {
+    deps = deps;
+    static async onAuth(token: string, options: unknown, ctx: AuthContext) {
+      return authenticateViewer(deps, token, options, ctx);
+    }
+  };
+}

@@ -1,0 +1,45 @@
+// The messages a live room accepts and sends (API.md "Rooms (Colyseus)"),
+// as zod schemas: the room validates with them and the client SDK takes its
+// types from them. Text rules (length, control characters) are chat's own
+// (domain/chat.ts), so `text` is only required to be a string here.
+import { z } from 'zod';
+
+const userId = z.string().min(1).max(64);
+export const chatMessage = z.strictObject({ text: z.string().max(10_000) });
+export const slowMessage = z.strictObject({ seconds: z.number().int().min(0) });
+export const followersOnlyMessage = z.strictObject({ enabled: z.boolean() });
+export const muteMessage = z.strictObject({ userId, seconds: z.number().int().min(1) });
+export const banMessage = z.strictObject({ userId });
+export const deleteMessage = z.strictObject({ messageId: z.string().min(1).max(64) });
+
+/** Client -> room. */
+export interface LiveRoomClientMessages {
+  chat: z.infer<typeof chatMessage>;
+  'mod:slow': z.infer<typeof slowMessage>;
+  'mod:followers_only': z.infer<typeof followersOnlyMessage>;
+  'mod:mute': z.infer<typeof muteMessage>;
+  'mod:ban': z.infer<typeof banMessage>;
+  'mod:delete': z.infer<typeof deleteMessage>;
+}
+
+export interface GiftBroadcast {
+  id: string;
+  userId: string;
+  nickname: string;
+  giftId: string;
+  giftName: string;
+  icon: string;
+  count: number;
+  amount: number;
+  at: string;
+}
+
+/** Room -> client. */
+export interface LiveRoomBroadcasts {
+  /** Only to the client whose message was refused. */
+  error: { code: string; message: string; retryAfterSec?: number };
+  gift: GiftBroadcast;
+  system: { text: string };
+  /** Only to the moderator whose action succeeded. */
+  'mod:ok': { action: string; userId?: string; messageId?: string; until?: string };
+}
