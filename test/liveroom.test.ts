@@ -9,6 +9,8 @@ import { matchMaker } from '@colyseus/core';
 import { Client } from '@colyseus/sdk';
 import { LiveroomError, type LiveRoomConnection } from '../src/client/index.ts';
 import { loadConfig } from '../src/config.ts';
+import { createChat } from '../src/domain/chat.ts';
+import { DomainError } from '../src/domain/errors.ts';
 import { createLogger } from '../src/logger.ts';
 import { startLiveroom, type Liveroom } from '../src/server.ts';
 import { httpClient, startTestApp, uniqueName, type TestApp } from './helpers/app.ts';
@@ -16,7 +18,7 @@ import { dbKinds, openTestDatabase } from './helpers/db.ts';
 import { anonymous, eventually, newUser, next, texts, until, type TestUser } from './helpers/live.ts';
 import { createRoom } from './helpers/wallet.ts';
 
-const ENV = { SIGNUP_BONUS: '0', CHAT_MAX_LENGTH: '50', CHAT_RATE_POINTS: '100', ROOM_RECONNECT_SEC: '30' };
+const ENV = { SIGNUP_BONUS: '1000', CHAT_MAX_LENGTH: '50', CHAT_RATE_POINTS: '100', ROOM_RECONNECT_SEC: '30' };
 
 for (const kind of await dbKinds()) {
   describe(`live room (${kind})`, () => {
@@ -201,6 +203,43 @@ for (const kind of await dbKinds()) {
       const refused = next(j, 'error');
       j.chat('hi');
       assert.equal((await refused).code, 'unauthorized');
+    });
+
+    test('chat rate limit per user per room (domain rules)', async () => {
+      const chat = createChat({
+        db: app.services.database.db,
+        follows: app.services.follows,
+        users: app.services.users,
+        settings: { maxLength: 50, history: 10, ratePoints: 2, rateWindowSec: 60, slowMaxSec: 60, muteMaxSec: 60 },
+      });
+      const streamer = await newUser(app, 'streamer');
+      const bob = await newUser(app, 'bob');
+      const room = await chat.open({ id: await createRoom(app, streamer), streamerId: streamer.id });
+      const asBob = { id: bob.id, nickname: bob.username, role: 'user' as const };
+      await room.post(asBob, 'one');
+      await room.post(asBob, 'two');
+      await assert.rejects(room.post(asBob, 'three'), (e: unknown) => e instanceof DomainError && e.code === 'rate_limited' && Number(e.details?.retryAfterSec) > 0);
+      // another user is not affected
+      await room.post({ id: streamer.id, nickname: 's', role: 'user' }, 'mine');
+      assert.deepEqual((await chat.recent(room.roomId, 10)).map((m) => m.text), ['one', 'two', 'mine']);
+    });
+
+    test('a gift paid over REST shows in the gift feed, the gift broadcast and the top fans', async () => {
+      const streamer = await newUser(app, 'streamer');
+      const bob = await newUser(app, 'bob');
+      const roomId = await createRoom(app, streamer);
+      const s = await join(streamer.client, roomId);
+      const anon = await join(anonymous(app), roomId);
+      const broadcast = next(anon, 'gift');
+      const paid = await bob.client.sendGift(roomId, { giftId: 'rose', count: 3 }, `k-${roomId}`);
+      const g = await broadcast;
+      assert.equal(g.id, paid.giftEventId);
+      assert.deepEqual({ userId: g.userId, giftId: g.giftId, count: g.count, amount: g.amount }, { userId: bob.id, giftId: 'rose', count: 3, amount: 30 });
+      for (const c of [s, anon]) {
+        await until(c, () => c.state.gifts.length === 1 && c.state.topFans.length === 1, 'gift feed and top fans');
+        assert.equal(c.state.gifts[0]!.nickname, bob.username);
+        assert.deepEqual({ ...c.state.topFans[0]!.toJSON() }, { userId: bob.id, nickname: bob.username, amount: 30 });
+      }
     });
 
     test('status follows room.status events; an empty idle room is disposed and leaves no timers or subscriptions', async () => {
