@@ -10,6 +10,7 @@
 //
 //   flock /tmp/liveroom-bench.lock node loadtest/viewers.ts --viewers 1000 --rate 50 --seconds 20
 //   options: --viewers N --rate M --seconds T --bot-procs B (default ceil(N/2500)) --peer true|false
+//            --join-timeout-sec S (bots report whatever joined by then, default 180)
 //            --decode scan|full (bots scan patches for the storm's markers, or decode full state with callbacks)
 //            --pin true (server on CPU 0, bots on the other CPUs) --database-url postgres://...
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -143,10 +144,11 @@ async function botsMain() {
   }
 
   const t0 = now();
+  const deadline = t0 + Number(arg('join-timeout-sec', '180')) * 1000;
   let next = 0;
-  await Promise.all(
+  const joins = Promise.all(
     Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) {
+      while (next < count && now() < deadline) {
         next++;
         try {
           await joinOne();
@@ -157,6 +159,8 @@ async function botsMain() {
       }
     }),
   );
+  // Report at the deadline with whatever joined: a stuck join must not stall the run.
+  await Promise.race([joins, sleep(Math.max(0, deadline - now()))]);
   const joinMs = now() - t0;
   process.send!({ type: 'joined', joined, failed, joinMs });
   process.on('message', (m: { type: string }) => {
@@ -193,6 +197,11 @@ function peerMain() {
 }
 
 // ============================================================ orchestrator
+/** Every process this run started: stopped however the run ends. */
+const children = new Set<ChildProcess>();
+function stopChildren() {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -241,9 +250,10 @@ async function startBots(opts: { target: 'liveroom' | 'peer'; url: string; roomI
   for (let i = 0; i < opts.procs; i++) {
     const count = Math.min(per, opts.viewers - i * per);
     if (count <= 0) break;
-    const args = ['--role', 'bots', '--decode', arg('decode', 'scan'), '--target', opts.target, '--url', opts.url, '--room', opts.roomId, '--count', String(count), '--concurrency', String(Math.ceil(50 / opts.procs))];
+    const args = ['--role', 'bots', '--decode', arg('decode', 'scan'), '--join-timeout-sec', arg('join-timeout-sec', '180'), '--target', opts.target, '--url', opts.url, '--room', opts.roomId, '--count', String(count), '--concurrency', String(Math.ceil(50 / opts.procs))];
     // Without Node's built-in WebSocket the SDK uses the `ws` package: far less CPU per frame for the bots.
-    const child = fork(self, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: ['--no-experimental-websocket'] });
+    const child = fork(self, args, { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: ['--no-experimental-websocket'] });
+    children.add(child);
     if (opts.cpuList) spawn('taskset', ['-pc', opts.cpuList, String(child.pid)], { stdio: 'ignore' });
     bots.push(child);
   }
@@ -336,6 +346,7 @@ async function liveroomPhase(o: { viewers: number; rate: number; seconds: number
   const dataDir = mkdtempSync(path.join(tmpdir(), 'liveroom-viewers-'));
   const port = await freePort();
   const server = spawn(process.execPath, [path.join(root, 'src/main.ts')], {
+    // (registered in `children` below, so an aborted run stops it)
     cwd: root,
     env: {
       PATH: process.env.PATH,
@@ -355,6 +366,7 @@ async function liveroomPhase(o: { viewers: number; rate: number; seconds: number
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  children.add(server);
   if (o.pin) spawn('taskset', ['-pc', '0', String(server.pid)], { stdio: 'ignore' });
   const base = `http://127.0.0.1:${port}`;
   try {
@@ -407,6 +419,7 @@ async function liveroomPhase(o: { viewers: number; rate: number; seconds: number
 
 async function peerPhase(o: { viewers: number; rate: number; seconds: number; procs: number; pin: boolean }): Promise<PhaseResult> {
   const server = fork(self, ['--role', 'peer'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  children.add(server);
   if (o.pin) spawn('taskset', ['-pc', '0', String(server.pid)], { stdio: 'ignore' });
   try {
     const port = await new Promise<number>((resolve) => server.once('message', (m: { port: number }) => resolve(m.port)));
@@ -486,4 +499,11 @@ async function main() {
 const role = arg('role', 'main');
 if (role === 'bots') await botsMain();
 else if (role === 'peer') peerMain();
-else await main();
+else {
+  process.on('exit', stopChildren);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(1));
+  await main().catch((e) => {
+    log(`failed: ${(e as Error).stack ?? e}`);
+    process.exit(1);
+  });
+}

@@ -30,6 +30,7 @@ export function liveRoomSettings(config: Config): LiveRoomSettings {
     patchMs: config.ROOM_PATCH_MS,
     patchMsPer1k: config.ROOM_PATCH_MS_PER_1K,
     patchMsMax: config.ROOM_PATCH_MS_MAX,
+    onlineUpdateMs: config.ROOM_ONLINE_UPDATE_MS,
   };
 }
 

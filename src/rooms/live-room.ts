@@ -41,6 +41,8 @@ export interface LiveRoomSettings {
   patchMs: number;
   patchMsPer1k: number;
   patchMsMax: number;
+  /** `online` is refreshed at most this often: during a join storm a per-join update would patch every client every tick. */
+  onlineUpdateMs: number;
 }
 
 export interface ViewerUser extends ChatUser {
@@ -124,6 +126,7 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     this.autoDispose = info.status !== 'live';
     this.topFansDue = true;
 
+    this.clock.setInterval(() => this.countOnline(), deps.settings.onlineUpdateMs);
     this.offEvents.push(
       deps.events.on('room.status', roomId, (e) => this.setStatus(e.status)),
       deps.events.on('room.updated', roomId, () => void this.refreshInfo()),
@@ -170,17 +173,9 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
   }
 
   async onDrop(client: ViewerClient) {
-    this.countOnline();
     if (this.deps.settings.reconnectSec > 0) await this.allowReconnection(client, this.deps.settings.reconnectSec);
   }
 
-  onReconnect() {
-    this.countOnline();
-  }
-
-  onLeave() {
-    this.countOnline();
-  }
 
   onBeforePatch() {
     if (this.gifts.length > 0) {
