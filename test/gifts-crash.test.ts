@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { httpClient, uniqueName, type HttpClient, type Reply } from './helpers/app.ts';
 import { POSTGRES_URL, dbKinds, type DbKind } from './helpers/db.ts';
-import { createRoomVia } from './helpers/wallet.ts';
+import { createRoomVia, NO_SHEDDING } from './helpers/wallet.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const ADMIN = { username: 'crash_admin', password: 'a long admin passphrase' };
@@ -89,6 +89,7 @@ function crashSuite(kind: DbKind) {
       SIGNUP_BONUS: '0',
       RATE_LIMIT_IP_PER_MIN: '1000000',
       RATE_LIMIT_USER_PER_MIN: '1000000',
+      ...NO_SHEDDING,
     };
   });
 
