@@ -18,7 +18,7 @@ import { createRedisEventBus } from '../src/domain/events.ts';
 import { httpClient } from './helpers/app.ts';
 import { inCI, POSTGRES_URL, postgresAvailable, REDIS_URL } from './helpers/db.ts';
 import { newUser, texts, until } from './helpers/live.ts';
-import { createRoomVia } from './helpers/wallet.ts';
+import { createRoomVia, NO_SHEDDING } from './helpers/wallet.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -74,6 +74,7 @@ describe('live rooms across two processes (Redis + PostgreSQL)', { skip: !ready 
         LOG_LEVEL: 'warn',
         JWT_SECRET: 'scale-test-secret-scale-test-secret-0123',
         SIGNUP_BONUS: '0',
+        ...NO_SHEDDING,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

@@ -242,9 +242,6 @@ export class LiveRoomConnection {
   deleteMessage(messageId: string): void {
     this.room.send('mod:delete', { messageId });
   }
-  enterLottery(lotteryId: string): void {
-    this.room.send('lottery:enter', { lotteryId });
-  }
 
   // --- broadcasts and replies
   on<K extends keyof LiveRoomEvents>(type: K, handler: (payload: LiveRoomEvents[K]) => void): Unsubscribe {
