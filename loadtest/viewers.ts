@@ -358,6 +358,7 @@ async function liveroomPhase(o: { viewers: number; rate: number; seconds: number
       LOG_LEVEL: 'warn',
       JWT_SECRET: 'viewers-bench-secret-viewers-bench-secret',
       CHAT_RATE_POINTS: '100000',
+      ROOM_MAX_MESSAGES_PER_SEC: '100000', // the storm comes from one connection
       RATE_LIMIT_IP_PER_MIN: '10000000',
       REGISTER_PER_IP_PER_HOUR: '100000',
       EVENT_LOOP_LAG_MAX_MS: '100000',

@@ -103,6 +103,7 @@ const configSchema = z.object({
   ROOM_PATCH_MS: int(50, 10), // state patch interval of a small room
   ROOM_PATCH_MS_PER_1K: int(10, 0), // added per 1,000 connected clients: fewer frames per client in big rooms
   ROOM_PATCH_MS_MAX: int(150, 10), // the patch wait adds to chat latency: p99 is about this plus one fan-out
+  ROOM_MAX_MESSAGES_PER_SEC: int(30, 1), // per connection, any message type; past it the connection is closed
   ROOM_ONLINE_UPDATE_MS: int(1000, 50), // `online` (and the patch interval) follow joins and leaves this often
   /** host:port[/path] clients use to reach this process's rooms when several processes share them (REDIS_URL); default HOST:PORT. */
   ROOMS_PUBLIC_ADDRESS: z.string().trim().min(1).optional(),

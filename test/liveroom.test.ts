@@ -225,6 +225,19 @@ for (const kind of await dbKinds()) {
       assert.deepEqual((await chat.recent(room.roomId, 10)).map((m) => m.text), ['one', 'two', 'mine']);
     });
 
+    test('a client flooding the room with messages is disconnected', async () => {
+      const streamer = await newUser(app, 'streamer');
+      const bob = await newUser(app, 'bob');
+      const roomId = await createRoom(app, streamer);
+      const s = await join(streamer.client, roomId);
+      const b = await join(bob.client, roomId);
+      b.room.reconnection.enabled = false;
+      const left = new Promise<number>((resolve) => b.onLeave((code) => resolve(code)));
+      for (let i = 0; i < 100; i++) b.room.send('mod:slow', { seconds: 'not a number' });
+      assert.notEqual(await left, 1000);
+      await until(s, () => s.state.online === 1, 'flooder gone');
+    });
+
     test('a gift paid over REST shows in the gift feed, the gift broadcast and the top fans', async () => {
       const streamer = await newUser(app, 'streamer');
       const bob = await newUser(app, 'bob');

@@ -31,6 +31,7 @@ export function liveRoomSettings(config: Config): LiveRoomSettings {
     patchMsPer1k: config.ROOM_PATCH_MS_PER_1K,
     patchMsMax: config.ROOM_PATCH_MS_MAX,
     onlineUpdateMs: config.ROOM_ONLINE_UPDATE_MS,
+    maxMessagesPerSec: config.ROOM_MAX_MESSAGES_PER_SEC,
   };
 }
 

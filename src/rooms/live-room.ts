@@ -2,7 +2,7 @@
 // message, call one chat (domain) function and shape the result into state;
 // every rule lives in domain/chat.ts. Chat and gifts reach clients through
 // state patches (batched per tick); `gift` broadcasts are capped per tick.
-import { Room, ServerError, type AuthContext, type Client } from '@colyseus/core';
+import { CloseCode, Room, ServerError, type AuthContext, type Client } from '@colyseus/core';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { ChatMessage, ChatRoom, ChatService, ChatUser } from '../domain/chat.ts';
@@ -43,6 +43,8 @@ export interface LiveRoomSettings {
   patchMsMax: number;
   /** `online` is refreshed at most this often: during a join storm a per-join update would patch every client every tick. */
   onlineUpdateMs: number;
+  /** A client sending more messages than this in a second is disconnected (a flood, not a person). */
+  maxMessagesPerSec: number;
 }
 
 export interface ViewerUser extends ChatUser {
@@ -113,6 +115,7 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     // The Colyseus room id is the live room id, so `joinById(roomId)` reaches it.
     this.roomId = roomId;
     this.maxClients = deps.settings.maxClients;
+    this.maxMessagesPerSecond = deps.settings.maxMessagesPerSec;
     this.patchRate = deps.settings.patchMs;
     this.chatRoom = await deps.chat.open({ id: info.id, streamerId: info.streamer.id });
 
@@ -172,7 +175,9 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     this.countOnline();
   }
 
-  async onDrop(client: ViewerClient) {
+  async onDrop(client: ViewerClient, code?: number) {
+    // A connection closed for flooding (maxMessagesPerSecond) gets no seat to come back to.
+    if (code === CloseCode.WITH_ERROR) return;
     if (this.deps.settings.reconnectSec > 0) await this.allowReconnection(client, this.deps.settings.reconnectSec);
   }
 
