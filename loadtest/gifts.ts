@@ -183,7 +183,7 @@ async function benchApp(backend: 'postgres' | 'pglite'): Promise<Result> {
     ...(scratch ? { DATABASE_URL: scratch.url } : {}),
   };
   log(`${backend}: starting server`);
-  let { child, port } = await startServer(env);
+  const { child, port } = await startServer(env);
   try {
     const json = async (method: string, p: string, body?: unknown, token?: string) => {
       const r = await request(port, method, p, body, token ? { authorization: `Bearer ${token}` } : {});
@@ -198,7 +198,8 @@ async function benchApp(backend: 'postgres' | 'pglite'): Promise<Result> {
     const admin = (await json('POST', '/api/auth/login', ADMIN)).token as string;
     const streamer = await register(`bench_streamer_${randomBytes(3).toString('hex')}`);
     const created = await request(port, 'POST', '/api/rooms', { title: 'Gift benchmark' }, { authorization: `Bearer ${streamer.token}` });
-    const room = created.status === 201 ? (created.body.room.id as string) : streamer.id; // TEMP until rooms land
+    if (created.status !== 201) throw new Error(`room create failed: ${created.status} ${JSON.stringify(created.body)}`);
+    const room = created.body.room.id as string;
     const users = [];
     for (let i = 0; i < CLIENTS; i++) users.push(await register(`bench_${randomBytes(4).toString('hex')}`));
     for (const u of users) await json('POST', '/api/admin/wallet/grant', { userId: u.id, amount: 100_000_000 }, admin);

@@ -383,7 +383,8 @@ async function liveroomPhase(o: { viewers: number; rate: number; seconds: number
     const login = await api(base, 'POST', '/api/auth/login', { username: name, password });
     const token = login.body.token as string;
     const created = await api(base, 'POST', '/api/rooms', { title: 'Viewers bench' }, token);
-    const roomId = created.status === 201 ? (created.body.room.id as string) : (login.body.user.id as string);
+    if (created.status !== 201) throw new Error(`room create failed: ${created.status} ${JSON.stringify(created.body)}`);
+    const roomId = created.body.room.id as string;
 
     // the streamer sends the storm (no slow mode or followers-only for the owner)
     const sender = await new Client(base).joinOrCreate('live', { roomId, token });

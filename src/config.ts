@@ -7,11 +7,6 @@ import path from 'node:path';
 import { z } from 'zod';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
-const bool = (def: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'])
-    .default(def ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const optionalUrl = z
   .string()
   .trim()
@@ -29,7 +24,10 @@ const configSchema = z.object({
   PUBLIC_URL: optionalUrl,
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: optionalUrl,
+  DATABASE_QUERY_TIMEOUT_MS: int(10_000, 100), // PostgreSQL: a query on a connection whose server stopped answering fails after this (503)
   REDIS_URL: optionalUrl,
+  /** Prefix of every Redis key and channel Liveroom uses (rate limits, events), so several deployments or test runs can share one Redis. */
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'letters, digits and : _ . - only').default('lr:'),
   ROLES: z
     .string()
     .default(ROLES.join(','))
@@ -47,8 +45,10 @@ const configSchema = z.object({
   BODY_LIMIT_BYTES: int(64 * 1024, 1024),
   RATE_LIMIT_IP_PER_MIN: int(1200, 1),
   RATE_LIMIT_USER_PER_MIN: int(600, 1),
-  LOGIN_FAILS_PER_USER: int(5, 1), // consecutive failures per username+IP before a delay
+  LOGIN_FAILS_PER_USER: int(5, 1), // consecutive failures per username+IP before that pair is blocked for LOGIN_BLOCK_SEC
   LOGIN_FAILS_PER_IP_PER_HOUR: int(100, 1),
+  LOGIN_FAILS_PER_ACCOUNT: int(10, 1), // failed logins on one account from any IP per LOGIN_ACCOUNT_WINDOW_SEC
+  LOGIN_ACCOUNT_WINDOW_SEC: int(60, 1),
   LOGIN_BLOCK_SEC: int(60, 1), // a block always expires: nobody is locked out for good
   REGISTER_PER_IP_PER_HOUR: int(30, 1),
   EVENT_LOOP_LAG_MAX_MS: int(250, 10),
@@ -70,11 +70,41 @@ const configSchema = z.object({
   AVATAR_SIZE_PX: int(256, 16),
   COVER_WIDTH_PX: int(1280, 64),
 
+  // media (src/media/): ports of their own so several instances can run side by side
+  RTMP_PORT: int(1935, 0).pipe(z.number().max(65535)),
+  MEDIA_HTTP_PORT: int(8000, 0).pipe(z.number().max(65535)), // HTTP-FLV, WS-FLV and HLS
+  /** How clients reach MEDIA_HTTP_PORT, e.g. https://media.example.com; default http://localhost:MEDIA_HTTP_PORT. */
+  MEDIA_PUBLIC_URL: optionalUrl,
+  /** The RTMP ingest base streamers push to, e.g. rtmp://live.example.com/live; default rtmp://localhost:RTMP_PORT/live. */
+  RTMP_PUBLIC_URL: z.string().trim().regex(/^rtmps?:\/\/[^/]+\/live$/, 'must look like rtmp://host[:port]/live').optional(),
+
   // FLV playback (src/media/playback.ts)
   FLV_MAX_VIEWER_BUFFER_BYTES: int(4 * 1024 * 1024, 64 * 1024), // a viewer that falls this far behind is dropped
   FLV_MAX_GOP_BYTES: int(16 * 1024 * 1024, 1024 * 1024), // GOP cache cap; past it new viewers wait for a keyframe
   FLV_MAX_BATCH_MS: int(50, 0), // audio waits at most this long to be sent with the next video frame (fewer writes per viewer)
   FLV_MAX_VIEWERS: int(20_000, 1), // FLV/WS-FLV viewers per media node; past it new viewers get 503
+
+  // media process and its supervisor (src/media/supervisor.ts, src/media/media-process.ts)
+  MEDIA_RESUME_GRACE_SEC: int(15, 1), // after a media crash a publisher may come back this long; then the broadcast ends (media_failure)
+  MEDIA_RESTART_BACKOFF_MS: int(500, 10), // first restart delay after a media crash, doubling up to MEDIA_RESTART_BACKOFF_MAX_MS
+  MEDIA_RESTART_BACKOFF_MAX_MS: int(30_000, 10),
+  MEDIA_SHUTDOWN_TIMEOUT_MS: int(5000, 100), // a media process that does not stop in time is killed
+  MEDIA_IPC_TIMEOUT_MS: int(5000, 100), // the media process's questions to the API side (authorize, started) fail after this
+  MEDIA_VIEWERS_REPORT_SEC: int(5, 1), // viewer counts per room are reported this often
+  /** ffmpeg to run; default /usr/bin/ffmpeg when present, else the one in @ffmpeg-installer/ffmpeg. */
+  FFMPEG_PATH: z.string().trim().min(1).optional(),
+  RTMP_MAX_CONNECTIONS: int(1000, 1), // RTMP connections per media process
+  RTMP_HANDSHAKE_TIMEOUT_SEC: int(10, 1), // a connection must start publishing (or a local play) within this
+  RTMP_IDLE_TIMEOUT_SEC: int(30, 1), // a connection with no bytes either way for this long is closed
+  RTMP_MAX_MESSAGE_BYTES: int(16 * 1024 * 1024, 64 * 1024), // largest audio/video message (a keyframe); bigger ones close the connection
+  RTMP_MAX_COMMAND_BYTES: int(64 * 1024, 1024), // largest command/data message (AMF)
+  RTMP_MAX_CHUNK_STREAMS: int(64, 8), // chunk streams per connection (each may hold a message buffer)
+  HLS_SEGMENT_SEC: int(2, 1), // target segment length (segments are cut on keyframes)
+  HLS_LIST_SIZE: int(6, 2), // segments in the sliding playlist; older ones are deleted
+  HLS_VIEWER_WINDOW_SEC: int(10, 2), // an HLS viewer counts while it fetched the playlist within this
+  MEDIA_FFMPEG_MAX_BACKLOG_BYTES: int(8 * 1024 * 1024, 256 * 1024), // an ffmpeg (HLS) that falls this far behind its input is restarted
+  THUMBNAIL_EVERY_SEC: int(10, 1), // a live room's preview snapshot is refreshed this often
+  THUMBNAIL_WIDTH_PX: int(640, 64).pipe(z.number().max(3840)),
 
   // wallet and gifts (coins are integers)
   SIGNUP_BONUS: int(1000, 0), // coins granted at registration; 0 turns the bonus off
@@ -96,6 +126,7 @@ const configSchema = z.object({
   CHAT_SLOW_MAX_SEC: int(600, 1),
   CHAT_MUTE_MAX_SEC: int(30 * 24 * 3600, 1),
   GIFT_FEED_SIZE: int(20, 1).pipe(z.number().max(200)), // gift events kept in room state
+  GIFT_COMBO_WINDOW_MS: int(5000, 0), // sends of one gift by one user closer than this show as one combo with a running count
   GIFT_BROADCASTS_PER_TICK: int(5, 1), // `gift` broadcasts per patch tick; the rest reach clients through state only
   TOP_FANS_SIZE: int(10, 1).pipe(z.number().max(100)),
   ROOM_RECONNECT_SEC: int(20, 0), // a dropped client that returns within this keeps its seat
@@ -105,12 +136,42 @@ const configSchema = z.object({
   ROOM_PATCH_MS_MAX: int(150, 10), // the patch wait adds to chat latency: p99 is about this plus one fan-out
   ROOM_MAX_MESSAGES_PER_SEC: int(30, 1), // per connection, any message type; past it the connection is closed
   ROOM_ONLINE_UPDATE_MS: int(1000, 50), // `online` (and the patch interval) follow joins and leaves this often
+  ROOM_ONLINE_REPORT_MS: int(5000, 100), // the online count is written to the database (room lists, rankings) at most this often
   /** host:port[/path] clients use to reach this process's rooms when several processes share them (REDIS_URL); default HOST:PORT. */
   ROOMS_PUBLIC_ADDRESS: z.string().trim().min(1).optional(),
+
+  // jobs (src/jobs/): BullMQ with REDIS_URL, else the in-process runner on the `jobs` table
+  /** Prefix of the BullMQ keys; default derived from the database's identity, so processes sharing a database share queues. */
+  JOBS_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits and _ . - only').optional(),
+  JOBS_ATTEMPTS: int(5, 1), // tries per job in all; then it is kept as failed
+  JOBS_BACKOFF_MS: int(1000, 10), // first retry after this, doubling each time
+  JOBS_CONCURRENCY: int(4, 1), // jobs of one queue running at once per process
+  JOBS_POLL_MS: int(1000, 50), // in-process runner: how often the table is checked for work written by other processes
+  JOBS_LEASE_SEC: int(300, 5), // in-process runner: a job running longer is taken to belong to a dead process and runs again
+  JOBS_KEEP_DONE_SEC: int(24 * 3600, 0),
+  JOBS_KEEP_FAILED_SEC: int(7 * 24 * 3600, 0),
+
+  // rankings (src/domain/rankings.ts)
+  RANKINGS_INTERVAL_SEC: int(60, 1), // every board is recomputed this often (aligned, so period boundaries are met on time)
+  RANKINGS_DEBOUNCE_MS: int(1000, 50), // after a gift or follow, the affected boards are recomputed within this
+  RANKINGS_SIZE: int(100, 1).pipe(z.number().max(1000)), // entries kept per board (the most GET /rankings?limit gives)
+  RANKINGS_ROOM_ITEMS: int(20, 1).pipe(z.number().max(1000)), // entries per board in the rankings room's state
+
+  // lotteries (src/domain/lotteries.ts)
+  LOTTERY_MIN_DURATION_SEC: int(5, 1),
+  LOTTERY_MAX_DURATION_SEC: int(24 * 3600, 1),
+  LOTTERY_MAX_WINNERS: int(100, 1).pipe(z.number().max(10_000)),
+  LOTTERY_PRIZE_MAX_LENGTH: int(100, 1).pipe(z.number().max(1000)),
+  LOTTERY_KEYWORD_MAX_LENGTH: int(32, 1).pipe(z.number().max(200)),
+  LOTTERY_SWEEP_SEC: int(30, 1), // safety net: lotteries past their end that were not drawn (a lost job) are drawn this often
+  LOTTERY_ENTRIES_PAGE_MAX: int(5000, 1), // entrant ids per page of GET /lotteries/:id/entries
+  LOTTERY_RESULT_SHOW_SEC: int(3600, 0), // a drawn lottery stays in a room's state this long (or until the next one)
 });
 
 export type Config = z.infer<typeof configSchema> & {
   publicUrl: string;
+  mediaPublicUrl: string;
+  rtmpPublicUrl: string;
   jwtSecret: string;
   dataDir: string;
 };
@@ -142,8 +203,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const c = parsed.data;
   const dataDir = path.resolve(c.DATA_DIR);
   const publicUrl = (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/$/, '');
+  const mediaPublicUrl = (c.MEDIA_PUBLIC_URL ?? `http://localhost:${c.MEDIA_HTTP_PORT}`).replace(/\/$/, '');
+  const rtmpPublicUrl = c.RTMP_PUBLIC_URL ?? `rtmp://localhost:${c.RTMP_PORT}/live`;
   const jwtSecret = c.JWT_SECRET ?? persistentSecret(dataDir, 'jwtSecret');
-  return { ...c, dataDir, publicUrl, jwtSecret };
+  return { ...c, dataDir, publicUrl, mediaPublicUrl, rtmpPublicUrl, jwtSecret };
 }
 
 /** A secret generated on first start and kept, so restarts keep sessions valid. */

@@ -5,12 +5,17 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
 import type { Config } from './config.ts';
 import { once, openDatabase, type Database } from './db/connect.ts';
 import { createLocalEventBus, createRedisEventBus, type EventBus } from './domain/events.ts';
 import { createServices, type Services } from './domain/services.ts';
 import { createApp } from './http/app.ts';
+import { createOpsApp } from './http/ops-app.ts';
+import { createJobRunner, defineAppJobs, drawJob, type JobRunner } from './jobs/index.ts';
 import { createLogger } from './logger.ts';
+import { defineRecordingJobs } from './media/recording-jobs.ts';
+import { startMediaSupervisor, type MediaSupervisor } from './media/supervisor.ts';
 import { connectRedis, redisReady } from './redis.ts';
 import { createBreaker } from './resilience.ts';
 import { startRooms, type RoomsServer } from './rooms/index.ts';
@@ -21,6 +26,10 @@ export interface Liveroom {
   server: Server;
   /** Colyseus, when the rooms role runs here. */
   rooms?: RoomsServer;
+  /** The supervisor of the media process, when the media role runs here. */
+  media?: MediaSupervisor;
+  /** Enqueues everywhere; runs workers when the jobs role runs here. */
+  jobs: JobRunner;
   port: number;
   url: string;
   logger: Logger;
@@ -46,6 +55,7 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
       databaseUrl: config.DATABASE_URL,
       dataDir: path.join(config.dataDir, 'pglite'),
       breaker: createBreaker('postgres', breakerSettings),
+      queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
     }));
   let redis: Redis | undefined;
   if (config.REDIS_URL) {
@@ -56,10 +66,21 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
     ? createRedisEventBus({
         publisher: redis,
         subscriber: connectRedis(config.REDIS_URL!, logger),
+        prefix: `${config.REDIS_PREFIX}events:`,
         onError: (err) => logger.warn({ err }, 'event bus error'),
       })
     : createLocalEventBus();
-  const services = createServices(config, database, events);
+  const metricsRegistry = new Registry();
+  const jobs = await createJobRunner({ config, database, logger, registry: metricsRegistry });
+  let media: MediaSupervisor | undefined;
+  const services = createServices(config, database, events, {
+    // with port 0 the media ports are known once the media process listens
+    mediaUrls: () => media?.urls() ?? {},
+    scheduleDraw: (lotteryId, at) =>
+      jobs.enqueue(...drawJob(lotteryId, at)).catch((err) => logger.warn({ err, lotteryId }, 'draw job not queued; the sweep will draw it')),
+  });
+  const appJobs = defineAppJobs(jobs, services, config, logger);
+  defineRecordingJobs(jobs, services, config, logger);
   // Forget Idempotency-Keys past their TTL (at least 24 h); any process may do it, deletes are idempotent.
   const purgeKeys = setInterval(() => {
     services.wallet.purgeIdempotencyKeys().then(
@@ -74,7 +95,11 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
     logger.info({ username: config.ADMIN_USERNAME, created }, 'admin bootstrap');
   }
 
-  const http = createApp({ config, services, logger, redis, redisBreaker: createBreaker('redis', breakerSettings) });
+  const redisBreaker = createBreaker('redis', breakerSettings);
+  // Without the http role (e.g. `--roles jobs`) only health and metrics are served.
+  const http = config.ROLES.includes('http')
+    ? createApp({ config, services, logger, redis, redisBreaker, metricsRegistry })
+    : createOpsApp({ database, redis, redisBreaker, registry: metricsRegistry });
   const server = createServer(http.app);
   server.headersTimeout = 30_000;
   server.requestTimeout = 60_000;
@@ -84,11 +109,14 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
   });
   const port = (server.address() as AddressInfo).port;
   const rooms = config.ROLES.includes('rooms') ? await startRooms({ httpServer: server, port, config, services, logger }) : undefined;
-  logger.info({ port, roles: config.ROLES, database: database.kind, redis: Boolean(redis) }, 'liveroom listening');
+  if (config.ROLES.includes('jobs')) await appJobs.start();
 
   const close = once(async () => {
+    await media?.close();
     clearInterval(purgeKeys);
     await rooms?.close();
+    appJobs.stop();
+    await jobs.close();
     http.close();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
@@ -98,5 +126,15 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
     if (!opts.database) await database.close();
     redis?.disconnect();
   });
-  return { config, services, server, rooms, port, url: `http://127.0.0.1:${port}`, logger, close };
+  // Media runs in a supervised child process: a crash there never takes the API or rooms down.
+  if (config.ROLES.includes('media')) {
+    try {
+      media = await startMediaSupervisor({ config, services, logger, registry: metricsRegistry, jobs });
+    } catch (err) {
+      await close();
+      throw err;
+    }
+  }
+  logger.info({ port, roles: config.ROLES, jobs: jobs.kind, database: database.kind, redis: Boolean(redis), media: media?.ports() }, 'liveroom listening');
+  return { config, services, server, rooms, media, jobs, port, url: `http://127.0.0.1:${port}`, logger, close };
 }

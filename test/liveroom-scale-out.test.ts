@@ -74,6 +74,8 @@ describe('live rooms across two processes (Redis + PostgreSQL)', { skip: !ready 
         LOG_LEVEL: 'warn',
         JWT_SECRET: 'scale-test-secret-scale-test-secret-0123',
         SIGNUP_BONUS: '0',
+        // no media role: two media processes would want the same RTMP port, and this test pushes no stream
+        ROLES: 'http,rooms,jobs',
         ...NO_SHEDDING,
       },
       stdio: ['ignore', 'ignore', 'pipe'],

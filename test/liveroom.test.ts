@@ -256,6 +256,26 @@ for (const kind of await dbKinds()) {
       }
     });
 
+    test('repeated gifts of one kind by one user show as one combo with a running count; another gift starts its own line', async () => {
+      const streamer = await newUser(app, 'streamer');
+      const bob = await newUser(app, 'bob');
+      const roomId = await createRoom(app, streamer);
+      const v = await join(anonymous(app), roomId);
+      const combos: number[] = [];
+      v.on('gift', (g) => g.giftId === 'rose' && combos.push(g.comboCount));
+      for (let i = 1; i <= 3; i++) {
+        await bob.client.sendGift(roomId, { giftId: 'rose', count: 2 }, `combo-${roomId}-${i}`);
+        await until(v, () => v.state.gifts[0]?.combo === i, `combo ${i}`);
+      }
+      await bob.client.sendGift(roomId, { giftId: 'heart', count: 1 }, `combo-${roomId}-heart`);
+      await until(v, () => v.state.gifts.length === 2, 'a second line for another gift');
+      const [rose, heart] = v.state.gifts.map((l) => l.toJSON());
+      assert.deepEqual({ giftId: rose!.giftId, count: rose!.count, amount: rose!.amount, combo: rose!.combo }, { giftId: 'rose', count: 6, amount: 60, combo: 3 });
+      assert.deepEqual({ giftId: heart!.giftId, count: heart!.count, combo: heart!.combo }, { giftId: 'heart', count: 1, combo: 1 });
+      await eventually(() => combos.length === 3, 'three rose broadcasts');
+      assert.deepEqual(combos, [2, 4, 6], 'each broadcast carries the running count');
+    });
+
     test('status follows room.status events; an empty idle room is disposed and leaves no timers or subscriptions', async () => {
       const streamer = await newUser(app, 'streamer');
       const roomId = await createRoom(app, streamer);
@@ -267,7 +287,7 @@ for (const kind of await dbKinds()) {
       await until(v, () => v.state.status === 'live', 'live');
       await publish('ended');
       await until(v, () => v.state.status === 'ended', 'ended');
-      assert.equal(app.rooms!.events.size(roomId), 3, 'status, updated and gift handlers');
+      assert.equal(app.rooms!.events.size(roomId), 6, 'status, updated, gift and three lottery handlers');
 
       await v.leave();
       await eventually(() => matchMaker.getLocalRoomById(roomId) === undefined, 'room disposed');
@@ -321,7 +341,7 @@ for (const kind of await dbKinds()) {
       const dataDir = await mkdtemp(path.join(tmpdir(), 'liveroom-restart-'));
       const start = () =>
         startLiveroom(
-          loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', JWT_SECRET: 'test-secret-test-secret-test-secret-0123', ...ENV }),
+          loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', JWT_SECRET: 'test-secret-test-secret-test-secret-0123', ROLES: 'http,rooms,jobs', ...ENV }),
           { database, logger: createLogger('silent') },
         );
       let live: Liveroom | undefined;

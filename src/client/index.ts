@@ -13,8 +13,12 @@ import type {
   user,
 } from '../http/schemas.ts';
 import type { balanceReply, gift as giftSchema, ledgerItem, sendGiftReply, topFansReply, walletReply } from '../http/wallet-schemas.ts';
-import type { GiftBroadcast, LiveRoomBroadcasts } from '../rooms/messages.ts';
+import type { ingest, liveSession, room as roomSchema, roomCreateBody, roomPatchBody } from '../http/room-schemas.ts';
+import type { GiftBroadcast, LiveRoomBroadcasts, LotteryResult } from '../rooms/messages.ts';
+import type { enterReply, entrantsReply, lottery as lotterySchema, lotteryCreateBody } from '../http/lottery-schemas.ts';
 import type { ChatLine, GiftLine, LiveRoomState } from '../rooms/state.ts';
+import type { rankingsReply } from '../http/ranking-schemas.ts';
+import type { RankBoard, RankingsState } from '../rooms/rankings-state.ts';
 
 export type User = z.infer<typeof user>;
 export type Profile = z.infer<typeof profile>;
@@ -29,6 +33,23 @@ export type Gift = z.infer<typeof giftSchema>;
 export type SendGiftReply = z.infer<typeof sendGiftReply>;
 export type TopFans = z.infer<typeof topFansReply>;
 export type Balance = z.infer<typeof balanceReply>;
+export type RoomInfo = z.infer<typeof roomSchema>;
+export type Ingest = z.infer<typeof ingest>;
+export type LiveSession = z.infer<typeof liveSession>;
+export type RoomInput = z.input<typeof roomCreateBody>;
+export type RoomPatch = z.input<typeof roomPatchBody>;
+export type Rankings = z.infer<typeof rankingsReply>;
+export type Lottery = z.infer<typeof lotterySchema>;
+export type LotteryInput = z.input<ReturnType<typeof lotteryCreateBody>>;
+export type EnterReply = z.infer<typeof enterReply>;
+export type Entrants = z.infer<typeof entrantsReply>;
+export type { LotteryResult };
+export interface RankingsQuery {
+  board: Rankings['board'];
+  window?: Rankings['window'];
+  limit?: number;
+}
+export type { RankingsState, RankBoard };
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -37,7 +58,7 @@ export interface Page<T> {
 export type Json = Record<string, any>;
 
 export type { ChatLine, GiftLine, LiveRoomState, GiftBroadcast };
-export type LiveRoomEvents = LiveRoomBroadcasts & { 'lottery:result': Json };
+export type LiveRoomEvents = LiveRoomBroadcasts;
 
 /** An HTTP error reply (`{error: {code, message}}`) or a refused room join. */
 export class LiveroomError extends Error {
@@ -139,15 +160,29 @@ export class LiveroomClient {
     return this.request('GET', `/users/${encodeURIComponent(userId)}/following`, { query: q });
   }
 
-  // --- rooms (loosely typed until the rooms schemas land)
-  createRoom(input: { title: string; description?: string; coverUrl?: string }): Promise<Json> {
+  // --- rooms
+  /** Your room; `ingest.streamKey` is shown only in this reply (and at rotation). */
+  createRoom(input: RoomInput): Promise<{ room: RoomInfo; ingest: Ingest }> {
     return this.request('POST', '/rooms', { json: input });
   }
-  listRooms(q: { status?: 'live'; cursor?: string; limit?: number } = {}): Promise<Page<Json>> {
+  listRooms(q: { status?: 'idle' | 'live' | 'ended'; cursor?: string; limit?: number } = {}): Promise<Page<RoomInfo>> {
     return this.request('GET', '/rooms', { query: q });
   }
-  getRoom(id: string): Promise<Json> {
+  getRoom(id: string): Promise<{ room: RoomInfo }> {
     return this.request('GET', `/rooms/${encodeURIComponent(id)}`);
+  }
+  updateRoom(id: string, patch: RoomPatch): Promise<{ room: RoomInfo }> {
+    return this.request('PATCH', `/rooms/${encodeURIComponent(id)}`, { json: patch });
+  }
+  /** A new stream key; the old one stops working and a broadcast on it ends. */
+  rotateStreamKey(id: string): Promise<{ ingest: Ingest }> {
+    return this.request('POST', `/rooms/${encodeURIComponent(id)}/stream-key`);
+  }
+  async endBroadcast(id: string): Promise<void> {
+    await this.request('POST', `/rooms/${encodeURIComponent(id)}/end`);
+  }
+  roomSessions(id: string, q: { cursor?: string; limit?: number } = {}): Promise<Page<LiveSession>> {
+    return this.request('GET', `/rooms/${encodeURIComponent(id)}/sessions`, { query: q });
   }
 
   // --- wallet and gifts
@@ -171,18 +206,38 @@ export class LiveroomClient {
     return this.request('GET', `/rooms/${encodeURIComponent(roomId)}/top-fans`, { query: q });
   }
 
-  // --- lotteries and rankings (loosely typed until those features land)
-  createLottery(roomId: string, input: Json): Promise<Json> {
-    return this.request('POST', `/rooms/${encodeURIComponent(roomId)}/lotteries`, { json: input });
+  // --- lotteries and rankings
+  /** Starts a lottery in your room; the reply's `seedHash` commits to the draw. */
+  async createLottery(roomId: string, input: LotteryInput): Promise<Lottery> {
+    return (await this.request<{ lottery: Lottery }>('POST', `/rooms/${encodeURIComponent(roomId)}/lotteries`, { json: input })).lottery;
   }
-  async enterLottery(lotteryId: string): Promise<void> {
-    await this.request('POST', `/lotteries/${encodeURIComponent(lotteryId)}/entries`);
+  /** Enters a click lottery; `entered: false` when you were in already (counted once). */
+  enterLottery(lotteryId: string): Promise<EnterReply> {
+    return this.request('POST', `/lotteries/${encodeURIComponent(lotteryId)}/entries`);
   }
-  getLottery(lotteryId: string): Promise<Json> {
-    return this.request('GET', `/lotteries/${encodeURIComponent(lotteryId)}`);
+  async getLottery(lotteryId: string): Promise<Lottery> {
+    return (await this.request<{ lottery: Lottery }>('GET', `/lotteries/${encodeURIComponent(lotteryId)}`)).lottery;
   }
-  rankings(q: { board: string; window?: string; limit?: number }): Promise<Json> {
-    return this.request('GET', '/rankings', { query: q });
+  /** Entrants in byte order of their ids, a page at a time (for verifying a draw). */
+  lotteryEntrants(lotteryId: string, q: { cursor?: string; limit?: number } = {}): Promise<Entrants> {
+    return this.request('GET', `/lotteries/${encodeURIComponent(lotteryId)}/entries`, { query: q });
+  }
+  /** A leaderboard: `board` room_audience | streamer_followers | streamer_revenue, `window` hour | day | week | all (UTC periods). */
+  rankings(q: RankingsQuery): Promise<Rankings> {
+    return this.request('GET', '/rankings', { query: { ...q } });
+  }
+
+  /** Joins the `rankings` room: every board in its state, updated as they change. */
+  async joinRankings(): Promise<RankingsConnection> {
+    const colyseus = new ColyseusClient(this.baseUrl);
+    try {
+      const room = await colyseus.joinOrCreate<RankingsState>('rankings');
+      if (!room.state?.boards || room.state.boards.size === 0) await new Promise<void>((resolve) => room.onStateChange.once(() => resolve()));
+      return new RankingsConnection(room);
+    } catch (e) {
+      const err = e as { code?: number; message?: string };
+      throw new LiveroomError(err.code && err.code >= 400 && err.code < 600 ? err.code : 500, 'join_failed', err.message ?? 'could not join the rankings room');
+    }
   }
 
   /** Joins the live room of a room id (as the logged-in user, or anonymously without a token). */
@@ -211,6 +266,8 @@ export class LiveRoomConnection {
   constructor(room: Room<any, LiveRoomState>) {
     this.room = room;
     this.callbacks = Callbacks.get(room);
+    // Broadcasts a client may not listen to are still known ones (the SDK warns about unhandled types).
+    for (const type of ['gift', 'system', 'mod:ok', 'lottery:result', 'lottery:entered'] as const) room.onMessage(type, () => {});
   }
 
   get state(): LiveRoomState {
@@ -241,6 +298,10 @@ export class LiveRoomConnection {
   }
   deleteMessage(messageId: string): void {
     this.room.send('mod:delete', { messageId });
+  }
+  /** Enters the room's click lottery; the reply is a `lottery:entered` (or an `error`). */
+  enterLottery(lotteryId: string): void {
+    this.room.send('lottery:enter', { lotteryId });
   }
 
   // --- broadcasts and replies
@@ -286,6 +347,32 @@ export class LiveRoomConnection {
     return () => this.room.onLeave.remove(handler);
   }
 
+  leave(): Promise<number> {
+    return this.room.leave(true);
+  }
+}
+
+/** The joined `rankings` room: every board, kept up to date by patches. */
+export class RankingsConnection {
+  readonly room: Room<any, RankingsState>;
+
+  constructor(room: Room<any, RankingsState>) {
+    this.room = room;
+  }
+
+  get state(): RankingsState {
+    return this.room.state;
+  }
+  /** One board's entries, best first ([] until it has any). */
+  board(board: Rankings['board'], window: Rankings['window']): { id: string; name: string; score: number }[] {
+    const b = this.room.state.boards.get(`${board}:${window}`);
+    return b ? b.items.map((i) => ({ id: i.id, name: i.name, score: i.score })) : [];
+  }
+  /** Any patch applied (a board changed). */
+  onChange(handler: (state: RankingsState) => void): Unsubscribe {
+    this.room.onStateChange(handler);
+    return () => this.room.onStateChange.remove(handler);
+  }
   leave(): Promise<number> {
     return this.room.leave(true);
   }

@@ -33,21 +33,25 @@ export interface OpenOptions {
   /** PGlite only: start from a dump made by `dumpDataDir` (fast test start-up). */
   loadDataDir?: Blob;
   poolSize?: number;
+  /** PostgreSQL only: a query whose server stops answering fails after this long (default 30 s). */
+  queryTimeoutMs?: number;
   migrate?: boolean;
   /** PostgreSQL only: guards taking a connection, so a dead server fails fast. */
   breaker?: Breaker;
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
-  const database = opts.databaseUrl ? await openPostgres(opts.databaseUrl, opts.poolSize ?? 20, opts.breaker) : await openPglite(opts);
+  const database = opts.databaseUrl
+    ? await openPostgres(opts.databaseUrl, opts.poolSize ?? 20, opts.breaker, opts.queryTimeoutMs ?? 30_000)
+    : await openPglite(opts);
   if (opts.migrate !== false) await database.migrate();
   return database;
 }
 
-async function openPostgres(url: string, max: number, breaker?: Breaker): Promise<Database> {
+async function openPostgres(url: string, max: number, breaker: Breaker | undefined, queryTimeoutMs: number): Promise<Database> {
   const { default: pg } = await import('pg');
   const { drizzle } = await import('drizzle-orm/node-postgres');
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000, query_timeout: 30_000 });
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000, query_timeout: queryTimeoutMs });
   // An idle client that loses its server emits 'error'; without a listener it would crash the process.
   pool.on('error', () => {});
   if (breaker) guardConnect(pool, breaker);

@@ -51,6 +51,8 @@ export const follows = pgTable(
     primaryKey({ columns: [t.followerId, t.followeeId] }),
     index('follows_followee_idx').on(t.followeeId, t.createdAt),
     index('follows_follower_idx').on(t.followerId, t.createdAt),
+    // new followers per window (rankings)
+    index('follows_created_idx').on(t.createdAt),
   ],
 );
 
@@ -144,6 +146,8 @@ export const transfers = pgTable(
   (t) => [
     check('transfers_amount_positive', sql`${t.amount} > 0`),
     index('transfers_room_gifts_idx').on(t.roomId, t.at).where(sql`${t.kind} = 'gift'`),
+    // gifts per window (rankings)
+    index('transfers_gifts_at_idx').on(t.at).where(sql`${t.kind} = 'gift'`),
   ],
 );
 
@@ -229,3 +233,189 @@ export const roomChatModes = pgTable('room_chat_modes', {
   followersOnly: boolean('followers_only').notNull().default(false),
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 });
+
+// --- Rooms and broadcasts (domain/rooms.ts). One room per streamer.
+
+export const ROOM_STATUSES = ['idle', 'live', 'ended'] as const;
+export const END_REASONS = ['streamer_stopped', 'ended_by_owner', 'ended_by_admin', 'key_rotated', 'media_failure'] as const;
+
+export const rooms = pgTable(
+  'rooms',
+  {
+    id: text('id').primaryKey(),
+    streamerId: text('streamer_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    title: text('title').notNull(),
+    description: text('description').notNull().default(''),
+    coverFileId: text('cover_file_id').references(() => files.id, { onDelete: 'set null' }),
+    status: text('status', { enum: ROOM_STATUSES }).notNull().default('idle'),
+    /** Live, but the media side lost the publisher (media restart); it may resume within a grace period. */
+    interrupted: boolean('interrupted').notNull().default(false),
+    /** sha256 of the stream key: the key itself is shown once and never stored. */
+    streamKeyHash: text('stream_key_hash').notNull(),
+    record: boolean('record').notNull().default(false),
+    /** Clients in the live room, as last reported by the process that holds it. */
+    online: integer('online').notNull().default(0),
+    /** FLV/WS-FLV/HLS viewers, as last reported by the media side. */
+    viewers: integer('viewers').notNull().default(0),
+    previewAt: timestamp('preview_at', { withTimezone: true, mode: 'date' }),
+    liveSince: timestamp('live_since', { withTimezone: true, mode: 'date' }),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('rooms_streamer_idx').on(t.streamerId),
+    uniqueIndex('rooms_stream_key_idx').on(t.streamKeyHash),
+    index('rooms_status_online_idx').on(t.status, t.online, t.id),
+    check('rooms_counts_nonnegative', sql`${t.online} >= 0 AND ${t.viewers} >= 0`),
+  ],
+);
+
+/** One row per broadcast: from publish start to its end, with the peak audience and why it ended. */
+export const liveSessions = pgTable(
+  'live_sessions',
+  {
+    id: text('id').primaryKey(),
+    roomId: text('room_id').notNull().references(() => rooms.id, { onDelete: 'cascade' }),
+    startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    endedAt: timestamp('ended_at', { withTimezone: true, mode: 'date' }),
+    endReason: text('end_reason', { enum: END_REASONS }),
+    peakOnline: integer('peak_online').notNull().default(0),
+    peakViewers: integer('peak_viewers').notNull().default(0),
+    record: boolean('record').notNull().default(false),
+  },
+  (t) => [
+    index('live_sessions_room_idx').on(t.roomId, t.startedAt),
+    index('live_sessions_started_idx').on(t.startedAt),
+    // at most one open broadcast per room
+    uniqueIndex('live_sessions_open_idx').on(t.roomId).where(sql`${t.endedAt} IS NULL`),
+  ],
+);
+
+// --- Recordings (domain/recordings.ts): one per recorded broadcast. The media
+// process writes the broadcast's FLV while live; a job remuxes it to MP4 after
+// the broadcast ends.
+
+export const RECORDING_STATUSES = ['recording', 'processing', 'ready', 'failed'] as const;
+
+export const recordings = pgTable(
+  'recordings',
+  {
+    id: text('id').primaryKey(),
+    roomId: text('room_id').notNull().references(() => rooms.id, { onDelete: 'cascade' }),
+    sessionId: text('session_id').notNull().references(() => liveSessions.id, { onDelete: 'cascade' }),
+    status: text('status', { enum: RECORDING_STATUSES }).notNull().default('recording'),
+    /** Size of the MP4 once ready. */
+    bytes: bigint('bytes', { mode: 'number' }).notNull().default(0),
+    durationMs: integer('duration_ms').notNull().default(0),
+    /** Why the remux failed (for operators; not shown to clients). */
+    error: text('error'),
+    createdAt: createdAt(),
+    readyAt: timestamp('ready_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    uniqueIndex('recordings_session_idx').on(t.sessionId),
+    index('recordings_room_idx').on(t.roomId, t.id),
+    index('recordings_recording_idx').on(t.status).where(sql`${t.status} = 'recording'`),
+  ],
+);
+
+// --- Job runner without Redis (src/jobs/local-runner.ts): one-off and
+// scheduled runs persisted here, so due work is found after a restart.
+
+export const JOB_STATUSES = ['pending', 'running', 'done', 'failed'] as const;
+
+export const jobs = pgTable(
+  'jobs',
+  {
+    /** The caller's job id (a second enqueue with the same id is ignored), or a generated one. */
+    id: text('id').primaryKey(),
+    queue: text('queue').notNull(),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull(),
+    status: text('status', { enum: JOB_STATUSES }).notNull().default('pending'),
+    runAt: timestamp('run_at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** Attempts started so far. */
+    attempts: integer('attempts').notNull().default(0),
+    maxAttempts: integer('max_attempts').notNull(),
+    backoffMs: integer('backoff_ms').notNull(),
+    /** A running job whose lease ran out belongs to a process that died: it is taken again. */
+    lockedUntil: timestamp('locked_until', { withTimezone: true, mode: 'date' }),
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+    finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    index('jobs_due_idx').on(t.runAt).where(sql`${t.status} IN ('pending', 'running')`),
+    index('jobs_finished_idx').on(t.finishedAt).where(sql`${t.finishedAt} IS NOT NULL`),
+  ],
+);
+
+// --- Rankings (domain/rankings.ts): the latest computed board per (board, window).
+
+export const RANKING_BOARDS = ['room_audience', 'streamer_followers', 'streamer_revenue'] as const;
+export const RANKING_WINDOWS = ['hour', 'day', 'week', 'all'] as const;
+
+export const rankingSnapshots = pgTable(
+  'ranking_snapshots',
+  {
+    board: text('board', { enum: RANKING_BOARDS }).notNull(),
+    window: text('window_name', { enum: RANKING_WINDOWS }).notNull(),
+    /** Start of the UTC period the board covers (null for `all`). */
+    periodStart: timestamp('period_start', { withTimezone: true, mode: 'date' }),
+    items: jsonb('items').$type<{ id: string; name: string; score: number }[]>().notNull(),
+    /** sha256 of the items: a compute that changes nothing publishes nothing. */
+    digest: text('digest').notNull(),
+    computedAt: timestamp('computed_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.board, t.window] })],
+);
+
+// --- Lotteries (domain/lotteries.ts). The seed is secret until the draw; its
+// sha256 is public from the start (commit-reveal).
+
+export const LOTTERY_METHODS = ['click', 'danmaku', 'gift'] as const;
+export const LOTTERY_STATUSES = ['open', 'drawn'] as const;
+
+export const lotteries = pgTable(
+  'lotteries',
+  {
+    id: text('id').primaryKey(),
+    roomId: text('room_id').notNull().references(() => rooms.id, { onDelete: 'cascade' }),
+    streamerId: text('streamer_id').notNull(),
+    prize: text('prize').notNull(),
+    winners: integer('winners').notNull(),
+    method: text('method', { enum: LOTTERY_METHODS }).notNull(),
+    keyword: text('keyword'),
+    giftId: text('gift_id'),
+    followersOnly: boolean('followers_only').notNull().default(false),
+    status: text('status', { enum: LOTTERY_STATUSES }).notNull().default('open'),
+    /** 32 random bytes, hex; revealed only once drawn. */
+    seed: text('seed').notNull(),
+    seedHash: text('seed_hash').notNull(),
+    createdAt: createdAt(),
+    endsAt: timestamp('ends_at', { withTimezone: true, mode: 'date' }).notNull(),
+    drawnAt: timestamp('drawn_at', { withTimezone: true, mode: 'date' }),
+    /** Frozen at the draw: sha256 of the sorted entrant ids, their number, and the winners in draw order. */
+    entriesHash: text('entries_hash'),
+    entryCount: integer('entry_count'),
+    winnerIds: jsonb('winner_ids').$type<string[]>(),
+  },
+  (t) => [
+    // one open lottery per room
+    uniqueIndex('lotteries_open_room_idx').on(t.roomId).where(sql`${t.status} = 'open'`),
+    index('lotteries_room_idx').on(t.roomId, t.createdAt),
+    index('lotteries_due_idx').on(t.endsAt).where(sql`${t.status} = 'open'`),
+    check('lotteries_winners_positive', sql`${t.winners} >= 1`),
+  ],
+);
+
+/** One row per entrant (no foreign key to users: the frozen list must stay verifiable). */
+export const lotteryEntries = pgTable(
+  'lottery_entries',
+  {
+    lotteryId: text('lottery_id').notNull().references(() => lotteries.id, { onDelete: 'cascade' }),
+    userId: text('user_id').notNull(),
+    via: text('via', { enum: LOTTERY_METHODS }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.lotteryId, t.userId] })],
+);

@@ -3,6 +3,7 @@
 import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/connect.ts';
 import { auditLog } from '../db/schema.ts';
+import { DomainError } from './errors.ts';
 import { decodeCursor, toPage, type Page } from './pagination.ts';
 
 export interface AuditEntry {
@@ -41,7 +42,11 @@ export async function listAudit(
   const where: SQL[] = [];
   if (q.actor) where.push(eq(auditLog.actorId, q.actor));
   if (q.action) where.push(eq(auditLog.action, q.action));
-  if (after) where.push(lt(auditLog.id, Number(after[0])));
+  if (after) {
+    const id = Number(after[0]);
+    if (!Number.isSafeInteger(id)) throw new DomainError('validation_failed', 'cursor is not valid', { field: 'cursor' });
+    where.push(lt(auditLog.id, id));
+  }
   const rows = await exec
     .select()
     .from(auditLog)

@@ -108,7 +108,7 @@ export function createChat(deps: ChatDeps) {
 
     // Accepted messages are written in arrival order, many per INSERT; a
     // caller's promise resolves once its row is stored, in the same order.
-    let pending: { msg: ChatMessage; done: (e?: unknown) => void }[] = [];
+    const pending: { msg: ChatMessage; done: (e?: unknown) => void }[] = [];
     let flushing = false;
     async function flush() {
       flushing = true;

@@ -28,6 +28,14 @@ export const ERROR_CODES = [
   'slow_mode',
   'followers_only',
   'message_not_found',
+  'room_not_found',
+  'room_exists',
+  'invalid_cover_url',
+  'lottery_not_found',
+  'lottery_open',
+  'lottery_closed',
+  'wrong_entry_method',
+  'cannot_enter_own_lottery',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -9,6 +9,8 @@ import type { Redis } from 'ioredis';
 export interface EventMap {
   'room.status': { roomId: string; status: 'idle' | 'live' | 'ended'; interrupted?: boolean; at: string };
   'room.updated': { roomId: string };
+  /** The media side must disconnect the room's publisher (broadcast ended by its owner/an admin, or key rotated). */
+  'room.kick': { roomId: string; reason: 'ended' | 'key_rotated' };
   'follow.changed': { type: 'follow' | 'unfollow'; followerId: string; followeeId: string };
   /** A paid gift, published after its transfer committed (domain/gifts.ts); `amount` is the total paid in coins. */
   'room.gift': {
@@ -24,6 +26,14 @@ export interface EventMap {
     amount: number;
     at: string;
   };
+  /** Ranking snapshots that changed (domain/rankings.ts); readers reload them. */
+  'rankings.updated': { boards: { board: string; window: string }[]; at: string };
+  /** A lottery opened in a room (domain/lotteries.ts). */
+  'lottery.created': { roomId: string; lotteryId: string };
+  /** Someone entered (the room refreshes its entry count, batched). */
+  'lottery.entered': { roomId: string; lotteryId: string; userId: string };
+  /** The draw committed; winners, seed and entriesHash are readable now. May repeat for one lottery (a re-run draw job): handle once. */
+  'lottery.drawn': { roomId: string; lotteryId: string };
 }
 export type Topic = keyof EventMap;
 export type Handler<T extends Topic> = (payload: EventMap[T]) => void;

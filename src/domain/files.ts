@@ -20,7 +20,8 @@ const STORED_NAME = /^[0-9a-f-]{36}\.webp$/;
 export interface FilesDeps {
   db: Db;
   dir: string;
-  publicUrl: string;
+  /** Read on every use: with PORT=0 the public URL is known only once the server listens. */
+  publicUrl: () => string;
   limits: { maxBytes: number; maxPixels: number; avatarPx: number; coverWidthPx: number };
 }
 
@@ -35,7 +36,7 @@ export interface StoredFile {
 }
 
 export function createFiles(deps: FilesDeps) {
-  const urlOf = (id: string) => `${deps.publicUrl}/files/${id}.webp`;
+  const urlOf = (id: string) => `${deps.publicUrl()}/files/${id}.webp`;
 
   async function encode(input: Buffer, kind: FileKind) {
     if (input.length > deps.limits.maxBytes)

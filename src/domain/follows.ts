@@ -3,9 +3,12 @@
 import { and, desc, eq, lt, or, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/connect.ts';
 import { follows, users } from '../db/schema.ts';
+import { recordAudit } from './audit.ts';
 import { DomainError } from './errors.ts';
 import { decodeCursor, toPage, type Page } from './pagination.ts';
-import type { User, UsersService } from './users.ts';
+import type { RequestContext, User, UsersService } from './users.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface FollowItem extends User {
   followedAt: string;
@@ -43,6 +46,9 @@ export function createFollows(deps: { db: Db; users: UsersService; onChange?: (e
   ): Promise<Page<FollowItem>> {
     await deps.users.get(userId);
     const after = decodeCursor(q.cursor, 2) as [string, string] | undefined;
+    // A well-formed but forged cursor must be a 400, not a database error.
+    if (after && !(typeof after[0] === 'string' && !Number.isNaN(Date.parse(after[0])) && typeof after[1] === 'string' && UUID.test(after[1])))
+      throw new DomainError('validation_failed', 'cursor is not valid', { field: 'cursor' });
     const self = direction === 'followers' ? follows.followeeId : follows.followerId;
     const other = direction === 'followers' ? follows.followerId : follows.followeeId;
     const afterClause = after
@@ -64,26 +70,30 @@ export function createFollows(deps: { db: Db; users: UsersService; onChange?: (e
   }
 
   return {
-    async follow(followerId: string, followeeId: string): Promise<void> {
+    async follow(followerId: string, followeeId: string, ctx?: RequestContext): Promise<void> {
       await requireTarget(followerId, followeeId);
       const changed = await db.transaction(async (tx) => {
         // created_at from JS (millisecond precision) so cursors round-trip exactly.
         const inserted = await tx.insert(follows).values({ followerId, followeeId, createdAt: new Date() }).onConflictDoNothing().returning();
-        if (inserted.length > 0) await bump(tx, followerId, followeeId, 1);
-        return inserted.length > 0;
+        if (inserted.length === 0) return false;
+        await bump(tx, followerId, followeeId, 1);
+        await recordAudit(tx, { actorId: followerId, action: 'user.follow', target: followeeId, ip: ctx?.ip });
+        return true;
       });
       if (changed) deps.onChange?.({ type: 'follow', followerId, followeeId });
     },
 
-    async unfollow(followerId: string, followeeId: string): Promise<void> {
+    async unfollow(followerId: string, followeeId: string, ctx?: RequestContext): Promise<void> {
       await requireTarget(followerId, followeeId);
       const changed = await db.transaction(async (tx) => {
         const deleted = await tx
           .delete(follows)
           .where(and(eq(follows.followerId, followerId), eq(follows.followeeId, followeeId)))
           .returning();
-        if (deleted.length > 0) await bump(tx, followerId, followeeId, -1);
-        return deleted.length > 0;
+        if (deleted.length === 0) return false;
+        await bump(tx, followerId, followeeId, -1);
+        await recordAudit(tx, { actorId: followerId, action: 'user.unfollow', target: followeeId, ip: ctx?.ip });
+        return true;
       });
       if (changed) deps.onChange?.({ type: 'unfollow', followerId, followeeId });
     },

@@ -16,13 +16,24 @@ import { createWallet } from './wallet.ts';
 import { loadGiftCatalog } from './gift-catalog.ts';
 import { createGifts, type RoomLookup } from './gifts.ts';
 import { createChat } from './chat.ts';
+import { createRooms, type RoomUrls } from './rooms.ts';
+import { createRankings } from './rankings.ts';
+import { createRecordings } from './recordings.ts';
+import { createLotteries } from './lotteries.ts';
 
-export function createServices(config: Config, database: Database, events: EventBus) {
+export interface ServiceOptions {
+  /** Where media is reached, when known only after media listens (port 0 in tests); default from config. */
+  mediaUrls?: () => Partial<RoomUrls>;
+  /** Runs a lottery's draw at its end (a durable job); without it only the sweep job draws. */
+  scheduleDraw?: (lotteryId: string, at: Date) => Promise<void>;
+}
+
+export function createServices(config: Config, database: Database, events: EventBus, opts: ServiceOptions = {}) {
   const { db } = database;
   const files = createFiles({
     db,
     dir: path.join(config.dataDir, 'files'),
-    publicUrl: config.publicUrl,
+    publicUrl: () => config.publicUrl,
     limits: {
       maxBytes: config.UPLOAD_MAX_BYTES,
       maxPixels: config.UPLOAD_MAX_PIXELS,
@@ -32,8 +43,15 @@ export function createServices(config: Config, database: Database, events: Event
   });
   const ledger = createLedger({ db, run: poolRunner(database), creditSlots: config.LEDGER_CREDIT_SLOTS, maxGrant: config.GRANT_MAX_AMOUNT });
   const wallet = createWallet({ db, ledger, signupBonus: config.SIGNUP_BONUS, idempotencyTtlSec: config.IDEMPOTENCY_TTL_SEC });
+  const rooms = createRooms({
+    db,
+    events,
+    fileUrl: files.urlOf,
+    urls: () => ({ publicUrl: config.publicUrl, mediaUrl: config.mediaPublicUrl, rtmpUrl: config.rtmpPublicUrl, ...opts.mediaUrls?.() }),
+  });
   const users = createUsers({
     db,
+    roomIdOf: rooms.idOfStreamer,
     passwordPolicy: { minLength: config.PASSWORD_MIN_LENGTH, maxLength: config.PASSWORD_MAX_LENGTH },
     fileUrl: files.urlOf,
     onRegistered: wallet.signupBonus,
@@ -45,9 +63,7 @@ export function createServices(config: Config, database: Database, events: Event
     list: (q: Parameters<typeof listAudit>[1]) => listAudit(db, q),
     record: (entry: AuditEntry) => recordAudit(db, entry),
   };
-  // INTERIM until the rooms service lands: a user's personal room has the
-  // user's id. Replace with the rooms service's lookup (room id -> owner).
-  const roomLookup: RoomLookup = { find: async (id) => ((await users.find(id)) ? { id, streamerId: id, status: 'idle' } : undefined) };
+  const roomLookup: RoomLookup = { find: rooms.summary };
   const gifts = createGifts({
     db,
     ledger,
@@ -70,7 +86,28 @@ export function createServices(config: Config, database: Database, events: Event
       muteMaxSec: config.CHAT_MUTE_MAX_SEC,
     },
   });
-  return { database, events, users, tokens, follows, files, profiles, audit, ledger, wallet, gifts, roomLookup, chat };
+  const rankings = createRankings({ db, events, size: config.RANKINGS_SIZE });
+  const recordings = createRecordings({ db, publicUrl: () => config.publicUrl });
+  const catalog = gifts.catalog;
+  const lotteries = createLotteries({
+    db,
+    events,
+    rooms: { summary: rooms.summary },
+    follows,
+    bans: chat,
+    gifts: { has: (id) => catalog.get(id) !== undefined },
+    scheduleDraw: opts.scheduleDraw ?? (async () => {}),
+    settings: {
+      minDurationSec: config.LOTTERY_MIN_DURATION_SEC,
+      maxDurationSec: config.LOTTERY_MAX_DURATION_SEC,
+      maxWinners: config.LOTTERY_MAX_WINNERS,
+      prizeMaxLength: config.LOTTERY_PRIZE_MAX_LENGTH,
+      keywordMaxLength: config.LOTTERY_KEYWORD_MAX_LENGTH,
+      entriesPageMax: config.LOTTERY_ENTRIES_PAGE_MAX,
+      resultShowSec: config.LOTTERY_RESULT_SHOW_SEC,
+    },
+  });
+  return { database, events, users, tokens, follows, files, profiles, audit, ledger, wallet, gifts, roomLookup, chat, rooms, rankings, recordings, lotteries };
 }
 
 export type Services = ReturnType<typeof createServices>;

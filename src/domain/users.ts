@@ -108,6 +108,12 @@ export function createUsers(deps: UsersDeps) {
       return toUser(row!);
     },
 
+    /** By username, any case (usernames are unique case-insensitively). */
+    async findByUsername(username: string): Promise<User | undefined> {
+      const [row] = await db.select().from(users).where(sql`lower(${users.username}) = lower(${username})`).limit(1);
+      return row && toUser(row);
+    },
+
     async get(id: string): Promise<User> {
       return toUser(await requireRow(db, id));
     },

@@ -26,6 +26,14 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   followers_only: 403,
   slow_mode: 429,
   message_not_found: 404,
+  room_not_found: 404,
+  room_exists: 409,
+  invalid_cover_url: 400,
+  lottery_not_found: 404,
+  lottery_open: 409,
+  lottery_closed: 409,
+  wrong_entry_method: 409,
+  cannot_enter_own_lottery: 403,
   payload_too_large: 413,
   file_too_large: 413,
   unsupported_media_type: 415,
@@ -40,14 +48,17 @@ export interface ErrorBody {
 
 /** Postgres/ioredis errors that mean "the dependency is not there", not "the request is bad". */
 function isDependencyDown(e: unknown): boolean {
-  if (e instanceof BrokenCircuitError || e instanceof TaskCancelledError) return true;
-  const err = e as { code?: string; cause?: { code?: string }; message?: string } | null;
-  const code = err?.code ?? err?.cause?.code;
-  return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001', '08003'].includes(code ?? '') ||
-    /Connection terminated|timeout exceeded when trying to connect|Stream isn't writeable|Connection is closed/i.test(err?.message ?? '')
-  );
+  // Drizzle wraps driver errors (DrizzleQueryError) with the original as `cause`: look down the chain.
+  for (let err = e as { code?: unknown; cause?: unknown; message?: unknown } | null, depth = 0; err && depth < 4; err = err.cause as typeof err, depth++) {
+    if (err instanceof BrokenCircuitError || err instanceof TaskCancelledError) return true;
+    if (typeof err.code === 'string' && DEPENDENCY_DOWN_CODES.has(err.code)) return true;
+    if (typeof err.message === 'string' && DEPENDENCY_DOWN_MESSAGE.test(err.message)) return true;
+  }
+  return false;
 }
+const DEPENDENCY_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001', '08003']);
+const DEPENDENCY_DOWN_MESSAGE =
+  /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Stream isn't writeable|Connection is closed|Command timed out/i;
 
 /** Body-parser and multer raise their own errors; give them our codes. */
 function fromFrameworkError(e: unknown): DomainError | undefined {

@@ -1,11 +1,13 @@
 // Rate limits (rate-limiter-flexible): in memory by default, in Redis when
-// REDIS_URL is set so all processes share the counts. A Redis outage falls
-// back to the in-memory limiter (the library's insurance limiter) rather than
-// failing every request or letting everything through.
+// REDIS_URL is set so all processes share the counts. Calls to Redis go
+// through the Redis circuit breaker; when Redis is down or hangs, each
+// limiter falls back to its own in-memory copy at once, rather than failing
+// every request, letting everything through, or holding requests.
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { DomainError } from '../domain/errors.ts';
+import type { Breaker } from '../resilience.ts';
 
 export interface LimiterOptions {
   keyPrefix: string;
@@ -14,18 +16,57 @@ export interface LimiterOptions {
   blockSec?: number;
 }
 
-export type LimiterFactory = (opts: LimiterOptions) => RateLimiterAbstract;
+/** The part of rate-limiter-flexible's limiters that Liveroom uses. */
+export interface Limiter {
+  consume(key: string, points?: number): Promise<RateLimiterRes>;
+  get(key: string): Promise<RateLimiterRes | null>;
+  reward(key: string, points?: number): Promise<RateLimiterRes>;
+  delete(key: string): Promise<boolean>;
+}
 
-export function createLimiterFactory(redis?: Redis): LimiterFactory {
+export type LimiterFactory = (opts: LimiterOptions) => Limiter;
+
+export function createLimiterFactory(redis?: Redis, redisPrefix = 'lr:', breaker?: Breaker): LimiterFactory {
   return (opts) => {
     const base = {
-      keyPrefix: `lr:rl:${opts.keyPrefix}`,
+      keyPrefix: `${redisPrefix}rl:${opts.keyPrefix}`,
       points: opts.points,
       duration: opts.durationSec,
       blockDuration: opts.blockSec ?? 0,
     };
-    if (!redis) return new RateLimiterMemory(base);
-    return new RateLimiterRedis({ ...base, storeClient: redis, insuranceLimiter: new RateLimiterMemory(base) });
+    const memory = new RateLimiterMemory(base);
+    if (!redis) return memory;
+    // rejectIfRedisNotReady: while the connection is down a call fails at once (and counts against the breaker).
+    const shared = new RateLimiterRedis({ ...base, storeClient: redis, rejectIfRedisNotReady: true });
+    return breakerGuarded(shared, memory, breaker);
+  };
+}
+
+/** Runs each call on Redis through the breaker; a failed or refused-by-breaker call runs on the in-memory limiter. */
+function breakerGuarded(shared: Limiter, fallback: Limiter, breaker?: Breaker): Limiter {
+  async function run<T>(call: (l: Limiter) => Promise<T>): Promise<T> {
+    if (!breaker) return call(shared).catch((e) => (e instanceof RateLimiterRes ? Promise.reject(e) : call(fallback)));
+    if (breaker.isOpen()) return call(fallback);
+    // A rate-limit refusal is an answer, not a Redis failure: carry it past the breaker as a value.
+    let outcome: { refused: RateLimiterRes } | { value: T };
+    try {
+      outcome = await breaker.execute(() =>
+        call(shared).then(
+          (value) => ({ value }),
+          (e: unknown) => (e instanceof RateLimiterRes ? { refused: e } : Promise.reject(e)),
+        ),
+      );
+    } catch {
+      return call(fallback);
+    }
+    if ('refused' in outcome) throw outcome.refused;
+    return outcome.value;
+  }
+  return {
+    consume: (key, points) => run((l) => l.consume(key, points)),
+    get: (key) => run((l) => l.get(key)),
+    reward: (key, points) => run((l) => l.reward(key, points)),
+    delete: (key) => run((l) => l.delete(key)),
   };
 }
 
@@ -36,7 +77,7 @@ export function rateLimited(res: RateLimiterRes): DomainError {
 }
 
 /** Consumes one point for the key; a rejection becomes a 429 with Retry-After. */
-export async function consumeOrThrow(limiter: RateLimiterAbstract, key: string, points = 1): Promise<void> {
+export async function consumeOrThrow(limiter: Limiter, key: string, points = 1): Promise<void> {
   try {
     await limiter.consume(key, points);
   } catch (e) {
@@ -45,7 +86,7 @@ export async function consumeOrThrow(limiter: RateLimiterAbstract, key: string, 
   }
 }
 
-export function limitBy(limiter: RateLimiterAbstract, keyOf: (req: Parameters<RequestHandler>[0]) => string | undefined): RequestHandler {
+export function limitBy(limiter: Limiter, keyOf: (req: Parameters<RequestHandler>[0]) => string | undefined): RequestHandler {
   return (req, _res, next) => {
     const key = keyOf(req);
     if (key === undefined) return next();
@@ -54,26 +95,49 @@ export function limitBy(limiter: RateLimiterAbstract, keyOf: (req: Parameters<Re
 }
 
 /**
- * Login protection in the shape the library recommends: consecutive failures
- * per username+IP block that pair for a while (an attacker elsewhere cannot
- * lock the real user out), and failures per IP per hour slow a spray. Blocks
- * always expire.
+ * Login protection, three counters (rate-limiter-flexible's login recipe):
+ * - consecutive failures per username+IP block that pair for blockSec (an
+ *   attacker elsewhere cannot lock the real user out);
+ * - failures per IP per hour stop a spray over many accounts;
+ * - failures per account from any IP per accountWindowSec slow a distributed
+ *   guess at one account to a few tries a window; the real user waits at
+ *   most one window.
+ * Every attempt is counted before the password is checked, so a burst of
+ * parallel guesses cannot all slip past the limits; a success gives its point
+ * back (and resets the consecutive count). No block outlives its window.
  */
-export function createLoginGuard(make: LimiterFactory, s: { failsPerUser: number; failsPerIpPerHour: number; blockSec: number }) {
+export function createLoginGuard(
+  make: LimiterFactory,
+  s: { failsPerUser: number; failsPerIpPerHour: number; failsPerAccount: number; accountWindowSec: number; blockSec: number },
+) {
   const byUserIp = make({ keyPrefix: 'login_user_ip', points: s.failsPerUser, durationSec: 3600, blockSec: s.blockSec });
-  const byIp = make({ keyPrefix: 'login_ip', points: s.failsPerIpPerHour, durationSec: 3600, blockSec: s.blockSec });
-  const userKey = (username: string, ip: string) => `${username.toLowerCase()}_${ip}`;
+  const byIp = make({ keyPrefix: 'login_ip', points: s.failsPerIpPerHour, durationSec: 3600 });
+  const byAccount = make({ keyPrefix: 'login_account', points: s.failsPerAccount, durationSec: s.accountWindowSec });
+  const keys = (username: string, ip: string) => {
+    const account = username.toLowerCase();
+    return [
+      [byUserIp, `${account}_${ip}`],
+      [byIp, ip],
+      [byAccount, account],
+    ] as const;
+  };
   return {
-    async check(username: string, ip: string): Promise<void> {
-      const [u, i] = await Promise.all([byUserIp.get(userKey(username, ip)), byIp.get(ip)]);
-      const blocked = [u, i].find((r) => r && r.remainingPoints <= 0);
-      if (blocked) throw new DomainError('rate_limited', 'too many failed logins; try again later', { retryAfterSec: retryAfterSec(blocked) });
-    },
-    async failed(username: string, ip: string): Promise<void> {
-      await Promise.allSettled([byUserIp.consume(userKey(username, ip)), byIp.consume(ip)]);
+    /** Counts a login attempt; throws rate_limited (429 with Retry-After) when any counter is exhausted. */
+    async attempt(username: string, ip: string): Promise<void> {
+      const pairs = keys(username, ip);
+      const results = await Promise.allSettled(pairs.map(([limiter, key]) => limiter.consume(key)));
+      const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+      if (refused.length === 0) return;
+      // The password is not checked on a refused attempt: give back what the other counters took.
+      await Promise.allSettled(pairs.map(([limiter, key], i) => (results[i]!.status === 'fulfilled' ? limiter.reward(key, 1) : undefined)));
+      const limited = refused.filter((e): e is RateLimiterRes => e instanceof RateLimiterRes);
+      if (limited.length === 0) throw refused[0];
+      const longest = limited.reduce((a, b) => (b.msBeforeNext > a.msBeforeNext ? b : a));
+      throw new DomainError('rate_limited', 'too many failed logins; try again later', { retryAfterSec: retryAfterSec(longest) });
     },
     async succeeded(username: string, ip: string): Promise<void> {
-      await byUserIp.delete(userKey(username, ip));
+      const [[userIp, userIpKey], [ipLimiter, ipKey], [account, accountKey]] = keys(username, ip);
+      await Promise.allSettled([userIp.delete(userIpKey), ipLimiter.reward(ipKey, 1), account.reward(accountKey, 1)]);
     },
   };
 }

@@ -3,8 +3,8 @@
 import type { RequestHandler } from 'express';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export function createMetrics() {
-  const registry = new Registry();
+/** `registry`: shared with other parts of the process (jobs) so /metrics shows them too. */
+export function createMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'liveroom_' });
   const requests = new Counter({
     name: 'liveroom_http_requests_total',
@@ -26,7 +26,7 @@ export function createMetrics() {
     const end = duration.startTimer();
     res.on('finish', () => {
       // The matched route pattern, never the raw URL, keeps label cardinality bounded.
-      const routePath = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      const routePath: string = res.locals.routePattern ?? (req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched');
       end({ method: req.method, route: routePath });
       requests.inc({ method: req.method, route: routePath, status: String(res.statusCode) });
       if (res.statusCode === 429) rateLimited.inc();

@@ -93,7 +93,13 @@ export function route<B extends ZodType = ZodType, Q extends ZodType = ZodType, 
     if (reply?.body === undefined) res.status(status).end();
     else res.status(status).json(reply.body);
   };
-  api.router[spec.method](spec.path, authMw, ...api.afterAuth, ...(spec.before ?? []), run);
+  // The route pattern for metrics, taken while req.baseUrl still holds the mount point: an error
+  // handled outside the router would otherwise see the pattern without it.
+  const label: RequestHandler = (req, res, next) => {
+    res.locals.routePattern = req.baseUrl + spec.path;
+    next();
+  };
+  api.router[spec.method](spec.path, label, authMw, ...api.afterAuth, ...(spec.before ?? []), run);
 }
 
 function toOpenApi(spec: RouteSpec<ZodType, ZodType, ZodType>): RouteConfig {

@@ -63,6 +63,8 @@ export interface FlvPlaybackOptions {
   maxBatchDelayMs?: number;
   /** Viewers across all rooms of this node; past it new viewers get 503. */
   maxViewers?: number;
+  /** Other GET/HEAD routes on the same server (HLS): return true when the request was handled. */
+  onRequest?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
 
 export const FLV_DEFAULTS = {
@@ -86,7 +88,7 @@ export function flvPlaybackSettings(
 
 const ROOM_PATH = /^\/live\/([A-Za-z0-9_-]{1,128})\.flv$/;
 const FLV_HEADER = Buffer.from([0x46, 0x4c, 0x56, 0x01, 0x05, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x00]);
-const CORS_HEADERS: Record<string, string> = {
+export const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
   'Access-Control-Allow-Headers': 'Range, Content-Type',
@@ -391,6 +393,7 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
       res.end(JSON.stringify({ error: { code: 'method_not_allowed', message: 'use GET' } }));
       return;
     }
+    if (opts.onRequest?.(req, res)) return;
     const room = roomOf(req.url);
     if (!room || closing) return notFound(res);
     if (totalViewers() >= maxViewers) return full(res);

@@ -10,8 +10,9 @@ import { WebSocketTransport } from '@colyseus/ws-transport';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Services } from '../domain/services.ts';
-import { liveRoomClass, type LiveRoomDeps, type LiveRoomInfo, type LiveRoomSettings } from './live-room.ts';
+import { liveRoomClass, type LiveRoomDeps, type LiveRoomSettings } from './live-room.ts';
 import { createRoomEvents, type RoomEvents } from './room-events.ts';
+import { rankingsRoomClass } from './rankings-room.ts';
 
 export interface RoomsServer {
   colyseus: Server;
@@ -31,6 +32,8 @@ export function liveRoomSettings(config: Config): LiveRoomSettings {
     patchMsPer1k: config.ROOM_PATCH_MS_PER_1K,
     patchMsMax: config.ROOM_PATCH_MS_MAX,
     onlineUpdateMs: config.ROOM_ONLINE_UPDATE_MS,
+    onlineReportMs: config.ROOM_ONLINE_REPORT_MS,
+    giftComboWindowMs: config.GIFT_COMBO_WINDOW_MS,
     maxMessagesPerSec: config.ROOM_MAX_MESSAGES_PER_SEC,
   };
 }
@@ -67,7 +70,7 @@ export async function startRooms(opts: {
   const events = createRoomEvents(services.events, (err) => logger.error({ err }, 'room event handler failed'));
 
   const deps: LiveRoomDeps = {
-    rooms: { get: (roomId) => findRoom(services, roomId) },
+    rooms: { get: (roomId) => services.rooms.find(roomId), reportOnline: services.rooms.reportOnline },
     viewers: {
       async fromToken(token) {
         const checked = await services.tokens.check(token);
@@ -78,6 +81,7 @@ export async function startRooms(opts: {
     },
     chat: services.chat,
     topFans: (roomId, limit) => services.gifts.topFans(roomId, 'day', limit),
+    lotteries: services.lotteries,
     events,
     logger,
     settings: liveRoomSettings(config),
@@ -95,6 +99,8 @@ export async function startRooms(opts: {
   // What listen() does, minus binding a port (the API server already listens).
   // Not serverless(): it pre-reads every request body, which would take body
   // parsing, size limits and uploads away from Express.
+  // `join("rankings")`: every leaderboard, pushed as it changes.
+  colyseus.define('rankings', rankingsRoomClass({ rankings: services.rankings, events: services.events, logger, items: config.RANKINGS_ROOM_ITEMS }));
   (colyseus as unknown as { bindRoutes(): void }).bindRoutes();
   await matchMaker.accept();
 
@@ -110,11 +116,4 @@ export async function startRooms(opts: {
       return closing;
     },
   };
-}
-
-/** INTERIM until the rooms service lands: a user's personal room has the user's id (as gifts assume too). */
-async function findRoom(services: Services, roomId: string): Promise<LiveRoomInfo | undefined> {
-  const user = await services.users.find(roomId);
-  if (!user) return undefined;
-  return { id: roomId, title: `${user.nickname}'s room`, status: 'idle', streamer: { id: user.id, nickname: user.nickname, avatarUrl: user.avatarUrl } };
 }

@@ -13,10 +13,12 @@ import {
   chatMessage,
   deleteMessage,
   followersOnlyMessage,
+  lotteryEnterMessage,
   muteMessage,
   slowMessage,
   type GiftBroadcast,
   type LiveRoomBroadcasts,
+  type LotteryResult,
 } from './messages.ts';
 import type { RoomEvents } from './room-events.ts';
 import { ChatLine, GiftLine, LiveRoomState, TopFan } from './state.ts';
@@ -28,6 +30,7 @@ export interface LiveRoomInfo {
   id: string;
   title: string;
   status: RoomStatus;
+  interrupted?: boolean;
   streamer: { id: string; nickname: string; avatarUrl: string | null };
 }
 
@@ -45,6 +48,40 @@ export interface LiveRoomSettings {
   onlineUpdateMs: number;
   /** A client sending more messages than this in a second is disconnected (a flood, not a person). */
   maxMessagesPerSec: number;
+  /** How often at most the online count is written back to the rooms service. */
+  onlineReportMs: number;
+  /** Sends of the same gift by the same user closer than this are one combo (one feed line, a running count). */
+  giftComboWindowMs: number;
+}
+
+/** A lottery as the room shows it (domain/lotteries.ts LotteryView). */
+export interface LiveRoomLottery {
+  id: string;
+  prize: string;
+  winners: number;
+  method: 'click' | 'danmaku' | 'gift';
+  keyword: string | null;
+  giftId: string | null;
+  followersOnly: boolean;
+  status: 'open' | 'drawn';
+  endsAt: string;
+  drawnAt: string | null;
+  entries: number;
+  winnerIds: string[];
+  winnerUsers: { id: string; nickname: string }[];
+  seedHash: string;
+  seed: string | null;
+  entriesHash: string | null;
+}
+
+/** What the room needs from lotteries: the rules (who may enter, how) live there. */
+export interface LiveRoomLotteries {
+  /** The room's open lottery, or its recently drawn one. */
+  current(roomId: string): Promise<LiveRoomLottery | undefined>;
+  get(lotteryId: string): Promise<LiveRoomLottery>;
+  /** `at`: when the entering act (chat message, paid gift) happened. */
+  enter(lotteryId: string, user: { id: string } | null, via: 'click' | 'danmaku' | 'gift', at?: Date, proof?: { text?: string; giftId?: string }): Promise<{ entered: boolean }>;
+  entryCount(lotteryId: string): Promise<number>;
 }
 
 export interface ViewerUser extends ChatUser {
@@ -53,11 +90,16 @@ export interface ViewerUser extends ChatUser {
 
 /** The collaborators of every live room, in one object. */
 export interface LiveRoomDeps {
-  rooms: { get(roomId: string): Promise<LiveRoomInfo | undefined> };
+  rooms: {
+    get(roomId: string): Promise<LiveRoomInfo | undefined>;
+    /** The room's client count for listings and rankings; called on change, at most every `onlineReportMs`. */
+    reportOnline?(roomId: string, online: number): Promise<void>;
+  };
   /** Token -> user: a revoked token is refused, a malformed or expired one means anonymous. */
   viewers: { fromToken(token: string): Promise<{ state: 'valid'; user: ViewerUser } | { state: 'revoked' | 'invalid' }> };
   chat: Pick<ChatService, 'open' | 'isBanned'>;
   topFans?: (roomId: string, limit: number) => Promise<{ userId: string; nickname: string; amount: number }[]>;
+  lotteries?: LiveRoomLotteries;
   events: RoomEvents;
   logger: Logger;
   settings: LiveRoomSettings;
@@ -75,6 +117,8 @@ export const CODE_NOT_FOUND = 404;
 export const CLOSE_BANNED = 4403;
 
 const TOP_FANS_REFRESH_MS = 1000;
+/** The lottery's entry count is re-read at most this often, however many entries arrive. */
+const LOTTERY_COUNT_REFRESH_MS = 1000;
 
 /** The patch interval for a room of `clients` viewers: slower ticks in big rooms mean fewer frames per client. */
 export function patchIntervalMs(clients: number, s: Pick<LiveRoomSettings, 'patchMs' | 'patchMsPer1k' | 'patchMsMax'>): number {
@@ -105,6 +149,13 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
   private gifts: GiftBroadcast[] = [];
   private topFansDue = false;
   private topFansLoading = false;
+  private combos = new Map<string, { line: InstanceType<typeof GiftLine>; lastAt: number }>();
+  private reportedOnline = -1;
+  private onlineReportedAt = 0;
+  private lotteryCountDue = false;
+  private lotteryCountLoading = false;
+  /** The lottery whose result was broadcast here (a repeated `lottery.drawn` is not broadcast again). */
+  private lotteryResultSent = '';
 
   async onCreate(options: { roomId?: unknown }) {
     const { deps } = this;
@@ -122,6 +173,8 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     const state = new LiveRoomState();
     state.roomId = info.id;
     this.applyInfo(state, info);
+    state.status = info.status;
+    state.interrupted = info.interrupted ?? false;
     for (const m of this.chatRoom.history) state.chat.push(toChatLine(m));
     state.chatMode.slowSec = this.chatRoom.mode.slowSec;
     state.chatMode.followersOnly = this.chatRoom.mode.followersOnly;
@@ -131,14 +184,27 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
 
     this.clock.setInterval(() => this.countOnline(), deps.settings.onlineUpdateMs);
     this.offEvents.push(
-      deps.events.on('room.status', roomId, (e) => this.setStatus(e.status)),
+      deps.events.on('room.status', roomId, (e) => this.setStatus(e.status, e.interrupted ?? false)),
       deps.events.on('room.updated', roomId, () => void this.refreshInfo()),
       deps.events.on('room.gift', roomId, (e) => this.addGift(e)),
+      deps.events.on('lottery.created', roomId, (e) => void this.showLottery(e.lotteryId)),
+      deps.events.on('lottery.entered', roomId, (e) => {
+        if (e.lotteryId === this.state.lottery.id) this.lotteryCountDue = true;
+      }),
+      deps.events.on('lottery.drawn', roomId, (e) => void this.showLottery(e.lotteryId)),
     );
+    if (deps.lotteries) await this.showLottery();
 
     this.handle('chat', chatMessage, async (client, msg) => {
       const line = await this.chatRoom.post(client.auth?.user ?? null, msg.text);
       this.pushChat(line);
+      this.enterByDanmaku(client, line);
+    });
+    this.handle('lottery:enter', lotteryEnterMessage, async (client, msg) => {
+      if (!this.deps.lotteries) throw new DomainError('lottery_not_found', 'no lotteries here');
+      const r = await this.deps.lotteries.enter(msg.lotteryId, client.auth?.user ?? null, 'click');
+      client.send('lottery:entered', { lotteryId: msg.lotteryId, entered: r.entered });
+      if (msg.lotteryId === this.state.lottery.id) this.lotteryCountDue = true;
     });
     this.handle('mod:slow', slowMessage, async (client, msg) => {
       const mode = await this.chatRoom.setSlow(this.actor(client), msg.seconds);
@@ -189,16 +255,19 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
       this.gifts.length = 0;
     }
     if (this.topFansDue && !this.topFansLoading) void this.refreshTopFans();
+    if (this.lotteryCountDue && !this.lotteryCountLoading) void this.refreshLotteryCount();
   }
 
   onDispose() {
     for (const off of this.offEvents) off();
     this.offEvents = [];
+    if (this.reportedOnline > 0) this.reportOnline(0);
   }
 
   /** Status from the rooms service / media: a live room stays open while empty; an idle empty one goes. */
-  private setStatus(status: RoomStatus) {
+  private setStatus(status: RoomStatus, interrupted: boolean) {
     this.state.status = status;
+    this.state.interrupted = status === 'live' && interrupted;
     this.autoDispose = status !== 'live';
     if (status !== 'live' && this.clients.length === 0) void this.disconnect();
   }
@@ -236,7 +305,27 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
   }
 
   private addGift(e: EventMap['room.gift']) {
-    const g: GiftBroadcast = {
+    const now = Date.now();
+    const key = `${e.userId}:${e.giftId}`;
+    const previous = this.combos.get(key);
+    // A combo continues while its line is still in the feed and the sends keep coming.
+    const combo = previous && now - previous.lastAt <= this.deps.settings.giftComboWindowMs && this.state.gifts.includes(previous.line) ? previous : undefined;
+    let line: InstanceType<typeof GiftLine>;
+    if (combo) {
+      line = combo.line;
+      line.count += e.count;
+      line.amount += e.amount;
+      line.combo += 1;
+      line.at = e.at;
+      combo.lastAt = now;
+    } else {
+      line = new GiftLine({ id: e.giftEventId, userId: e.userId, nickname: e.nickname, giftId: e.giftId, giftName: e.giftName, count: e.count, amount: e.amount, combo: 1, at: e.at });
+      this.state.gifts.push(line);
+      while (this.state.gifts.length > this.deps.settings.giftFeedSize) this.state.gifts.shift();
+      this.combos.set(key, { line, lastAt: now });
+      for (const [k, c] of this.combos) if (now - c.lastAt > this.deps.settings.giftComboWindowMs) this.combos.delete(k);
+    }
+    this.gifts.push({
       id: e.giftEventId,
       userId: e.userId,
       nickname: e.nickname,
@@ -246,12 +335,100 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
       count: e.count,
       amount: e.amount,
       at: e.at,
-    };
-    const { icon: _icon, ...line } = g;
-    this.state.gifts.push(new GiftLine(line));
-    while (this.state.gifts.length > this.deps.settings.giftFeedSize) this.state.gifts.shift();
-    this.gifts.push(g);
+      combo: line.combo,
+      comboCount: line.count,
+    });
     this.topFansDue = true;
+    this.enterByGift(e);
+  }
+
+  // --- lotteries: the state shows the current one; entries by chat keyword and by gift are made here
+
+  /** Shows the lottery `id` (or the room's current one) in the state; a fresh draw is broadcast once. */
+  private async showLottery(id?: string) {
+    const { lotteries } = this.deps;
+    if (!lotteries) return;
+    try {
+      const l = id ? await lotteries.get(id) : await lotteries.current(this.roomId);
+      if (!l) return;
+      const s = this.state.lottery;
+      // An older lottery's late event must not replace a newer one.
+      if (s.id && s.id !== l.id && s.id > l.id) return;
+      s.id = l.id;
+      s.prize = l.prize;
+      s.winners = l.winners;
+      s.method = l.method;
+      s.keyword = l.keyword ?? '';
+      s.giftId = l.giftId ?? '';
+      s.followersOnly = l.followersOnly;
+      s.endsAt = l.endsAt;
+      s.entries = l.entries;
+      s.status = l.status;
+      s.seedHash = l.seedHash;
+      s.winnerIds.clear();
+      for (const w of l.winnerIds) s.winnerIds.push(w);
+      if (id && l.status === 'drawn' && this.lotteryResultSent !== l.id) {
+        this.lotteryResultSent = l.id;
+        const result: LotteryResult = {
+          lotteryId: l.id,
+          prize: l.prize,
+          winners: l.winnerUsers,
+          entries: l.entries,
+          seedHash: l.seedHash,
+          seed: l.seed ?? '',
+          entriesHash: l.entriesHash ?? '',
+          drawnAt: l.drawnAt ?? '',
+        };
+        this.broadcast('lottery:result', result);
+      }
+    } catch (err) {
+      this.deps.logger.warn({ err, roomId: this.roomId, lotteryId: id }, 'lottery refresh failed');
+    }
+  }
+
+  private async refreshLotteryCount() {
+    const id = this.state.lottery.id;
+    if (!this.deps.lotteries || !id || this.state.lottery.status !== 'open') return void (this.lotteryCountDue = false);
+    this.lotteryCountLoading = true;
+    this.lotteryCountDue = false;
+    try {
+      const n = await this.deps.lotteries.entryCount(id);
+      if (this.state.lottery.id === id && this.state.lottery.status === 'open') this.state.lottery.entries = n;
+    } catch (err) {
+      this.deps.logger.warn({ err, roomId: this.roomId }, 'lottery count refresh failed');
+    } finally {
+      this.clock.setTimeout(() => (this.lotteryCountLoading = false), LOTTERY_COUNT_REFRESH_MS);
+    }
+  }
+
+  /** A chat line with the open danmaku lottery's keyword enters its author. */
+  private enterByDanmaku(client: ViewerClient, line: ChatMessage) {
+    const l = this.state.lottery;
+    if (!this.deps.lotteries || l.status !== 'open' || l.method !== 'danmaku' || !l.keyword) return;
+    if (!line.text.toLowerCase().includes(l.keyword.toLowerCase())) return;
+    this.enterFor(client.auth?.user ?? null, 'danmaku', new Date(line.at), { text: line.text }, [client]);
+  }
+
+  /** A paid gift of the open gift lottery's gift enters its sender (whichever process took the payment). */
+  private enterByGift(e: EventMap['room.gift']) {
+    const l = this.state.lottery;
+    if (!this.deps.lotteries || l.status !== 'open' || l.method !== 'gift' || l.giftId !== e.giftId) return;
+    this.enterFor({ id: e.userId }, 'gift', new Date(e.at), { giftId: e.giftId }, this.clientsOf(e.userId));
+  }
+
+  private enterFor(user: { id: string } | null, via: 'danmaku' | 'gift', at: Date, proof: { text?: string; giftId?: string }, clients: ViewerClient[]) {
+    const id = this.state.lottery.id;
+    this.deps.lotteries!.enter(id, user, via, at, proof).then(
+      (r) => {
+        for (const c of clients) c.send('lottery:entered', { lotteryId: id, entered: r.entered });
+        this.lotteryCountDue = true;
+      },
+      (err) => {
+        if (!isDomainError(err)) return this.deps.logger.warn({ err, roomId: this.roomId, lotteryId: id }, 'lottery entry failed');
+        // The chat line or gift itself went through; tell its author why it did not enter them.
+        for (const c of clients) reply(c, new DomainError(err.code, `lottery: ${err.message}`, err.details));
+      },
+    );
   }
 
   private pushChat(m: ChatMessage) {
@@ -263,6 +440,14 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     this.state.online = this.clients.length;
     const ms = patchIntervalMs(this.clients.length, this.deps.settings);
     if (ms !== this.patchRate) this.patchRate = ms;
+    const now = Date.now();
+    if (this.clients.length !== this.reportedOnline && now - this.onlineReportedAt >= this.deps.settings.onlineReportMs) this.reportOnline(this.clients.length);
+  }
+
+  private reportOnline(online: number) {
+    this.reportedOnline = online;
+    this.onlineReportedAt = Date.now();
+    this.deps.rooms.reportOnline?.(this.roomId, online).catch((err) => this.deps.logger.warn({ err, roomId: this.roomId }, 'online report failed'));
   }
 
   private actor(client: ViewerClient) {

@@ -11,6 +11,7 @@ export const followersOnlyMessage = z.strictObject({ enabled: z.boolean() });
 export const muteMessage = z.strictObject({ userId, seconds: z.number().int().min(1) });
 export const banMessage = z.strictObject({ userId });
 export const deleteMessage = z.strictObject({ messageId: z.string().min(1).max(64) });
+export const lotteryEnterMessage = z.strictObject({ lotteryId: z.string().min(1).max(64) });
 
 /** Client -> room. */
 export interface LiveRoomClientMessages {
@@ -20,6 +21,7 @@ export interface LiveRoomClientMessages {
   'mod:mute': z.infer<typeof muteMessage>;
   'mod:ban': z.infer<typeof banMessage>;
   'mod:delete': z.infer<typeof deleteMessage>;
+  'lottery:enter': z.infer<typeof lotteryEnterMessage>;
 }
 
 export interface GiftBroadcast {
@@ -29,9 +31,27 @@ export interface GiftBroadcast {
   giftId: string;
   giftName: string;
   icon: string;
+  /** This send's count and coins. */
   count: number;
   amount: number;
   at: string;
+  /** Sends of this gift by this user in a row (within GIFT_COMBO_WINDOW_MS of each other), this one included. */
+  combo: number;
+  /** The combo's running total count, this send included. */
+  comboCount: number;
+}
+
+/** The draw of a lottery, to everyone in its room (once per lottery). */
+export interface LotteryResult {
+  lotteryId: string;
+  prize: string;
+  /** In draw order. */
+  winners: { id: string; nickname: string }[];
+  entries: number;
+  seedHash: string;
+  seed: string;
+  entriesHash: string;
+  drawnAt: string;
 }
 
 /** Room -> client. */
@@ -42,4 +62,7 @@ export interface LiveRoomBroadcasts {
   system: { text: string };
   /** Only to the moderator whose action succeeded. */
   'mod:ok': { action: string; userId?: string; messageId?: string; until?: string };
+  'lottery:result': LotteryResult;
+  /** Only to the client whose `lottery:enter` (or keyword message, or gift) entered it; `entered: false` = already in. */
+  'lottery:entered': { lotteryId: string; entered: boolean };
 }

@@ -2,7 +2,7 @@
 // subscription per topic for the whole process, however many rooms are open.
 import type { EventBus, EventMap } from '../domain/events.ts';
 
-export type RoomTopic = 'room.status' | 'room.updated' | 'room.gift';
+export type RoomTopic = 'room.status' | 'room.updated' | 'room.gift' | 'lottery.created' | 'lottery.entered' | 'lottery.drawn';
 type Payload<T extends RoomTopic> = EventMap[T];
 
 export interface RoomEvents {

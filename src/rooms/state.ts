@@ -30,8 +30,11 @@ export const GiftLine = schema(
     nickname: t.string(),
     giftId: t.string(),
     giftName: t.string(),
+    /** Running totals of the combo this line shows (one line per combo). */
     count: t.uint32().default(0),
     amount: t.number().default(0),
+    /** How many sends make up the combo so far (1 = a single send). */
+    combo: t.uint16().default(1),
     at: t.string(),
   },
   'GiftLine',
@@ -54,6 +57,9 @@ export const Lottery = schema(
     winners: t.uint16().default(0),
     method: t.string().default(''),
     keyword: t.string().default(''),
+    /** The gift to send (method `gift`). */
+    giftId: t.string().default(''),
+    followersOnly: t.boolean().default(false),
     endsAt: t.string().default(''),
     entries: t.uint32().default(0),
     status: t.string().default(''),
@@ -76,6 +82,8 @@ export const LiveRoomState = schema(
     roomId: t.string().default(''),
     title: t.string().default(''),
     status: t.string().default('idle'),
+    /** Live, but the stream dropped on the media side for a moment (it may resume). */
+    interrupted: t.boolean().default(false),
     online: t.uint32().default(0),
     streamer: t.ref(Streamer).default(() => new Streamer()),
     chat: t.array(ChatLine),

@@ -22,6 +22,10 @@ export async function startTestApp(kind: DbKind, env: Record<string, string> = {
     DATA_DIR: dataDir,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
+    // Media (a child process with RTMP and HTTP ports) only where a test asks for it with ROLES; ports of its own per test.
+    ROLES: 'http,rooms,jobs',
+    RTMP_PORT: '0',
+    MEDIA_HTTP_PORT: '0',
     ...env,
   });
   const live = await startLiveroom(config, { database, logger: createLogger(config.LOG_LEVEL) });

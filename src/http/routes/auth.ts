@@ -1,14 +1,12 @@
-import { DomainError } from '../../domain/errors.ts';
 import type { Services } from '../../domain/services.ts';
-import { consumeOrThrow, type createLoginGuard } from '../limits.ts';
+import { consumeOrThrow, type createLoginGuard, type Limiter } from '../limits.ts';
 import { route, type Api } from '../route.ts';
 import { loginBody, loginReply, registerBody, userReply } from '../schemas.ts';
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 
 export function authRoutes(
   api: Api,
   s: Services,
-  guards: { login: ReturnType<typeof createLoginGuard>; register: RateLimiterAbstract },
+  guards: { login: ReturnType<typeof createLoginGuard>; register: Limiter },
 ) {
   route(
     api,
@@ -30,14 +28,8 @@ export function authRoutes(
     },
     async ({ req, res, body, ctx }) => {
       const ip = ctx.ip ?? 'unknown';
-      await guards.login.check(body.username, ip);
-      let user;
-      try {
-        user = await api.auth.login(req, res);
-      } catch (e) {
-        if (e instanceof DomainError && e.code === 'invalid_credentials') await guards.login.failed(body.username, ip);
-        throw e;
-      }
+      await guards.login.attempt(body.username, ip);
+      const user = await api.auth.login(req, res);
       await guards.login.succeeded(body.username, ip);
       const { token, expiresAt } = await s.tokens.issue(user.id);
       return { body: { token, expiresAt: expiresAt.toISOString(), user } };

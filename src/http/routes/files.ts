@@ -1,3 +1,4 @@
+import type { RequestHandler } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
 import type { Config } from '../../config.ts';
@@ -10,10 +11,16 @@ const uploadFields = z.strictObject({ kind: fileKind });
 
 export function fileRoutes(api: Api, s: Services, config: Config) {
   // Memory storage: the bytes are sniffed and re-encoded before anything touches the disk.
-  const upload = multer({
+  const parse = multer({
     storage: multer.memoryStorage(),
     limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 1, fields: 4, fieldSize: 1024, parts: 6 },
   }).single('file');
+  // Limits come as MulterError (mapped by code in http/errors.ts); anything else is busboy failing to parse the body.
+  const upload: RequestHandler = (req, res, next) =>
+    parse(req, res, (err?: unknown) => {
+      if (!err || err instanceof multer.MulterError) return next(err);
+      next(new DomainError('validation_failed', 'malformed multipart body'));
+    });
 
   route(
     api,

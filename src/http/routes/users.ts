@@ -30,8 +30,8 @@ export function userRoutes(api: Api, s: Services, config: Config) {
       method: 'put', path: '/users/:id/follow', summary: 'Follow a user (idempotent)', tags: ['users'], auth: 'user', params: idParams,
       responses: { 204: { description: 'Following' }, 404: { description: 'No such user' } },
     },
-    async ({ params, user }) => {
-      await s.follows.follow(user!.id, params.id);
+    async ({ params, user, ctx }) => {
+      await s.follows.follow(user!.id, params.id, ctx);
       return { status: 204 };
     },
   );
@@ -42,8 +42,8 @@ export function userRoutes(api: Api, s: Services, config: Config) {
       method: 'delete', path: '/users/:id/follow', summary: 'Unfollow a user (idempotent)', tags: ['users'], auth: 'user', params: idParams,
       responses: { 204: { description: 'Not following' }, 404: { description: 'No such user' } },
     },
-    async ({ params, user }) => {
-      await s.follows.unfollow(user!.id, params.id);
+    async ({ params, user, ctx }) => {
+      await s.follows.unfollow(user!.id, params.id, ctx);
       return { status: 204 };
     },
   );

@@ -1,0 +1,42 @@
+// Lint rules: the recommended JavaScript and typescript-eslint sets, plus the
+// few project rules from STYLE.md (no console in src/, no floating promises
+// silently dropped). Type-aware rules use the same tsconfig as `tsc -p .`.
+import js from '@eslint/js';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'data/', 'web/dist/', 'coverage/', 'src/db/migrations/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      ecmaVersion: 2023,
+      sourceType: 'module',
+      globals: { ...globals.node },
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      // `_name` marks a deliberately unused binding (destructuring to drop a field, unused handler args).
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+      // Tests and loose third-party edges use `any` on purpose; the compiler's strict mode guards the rest.
+      '@typescript-eslint/no-explicit-any': 'off',
+      // node:test's describe()/test() return promises the runner itself awaits.
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'suite', 'test', 'it'] }] },
+      ],
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
+      'no-console': 'error',
+      // Input sanitising matches control characters on purpose.
+      'no-control-regex': 'off',
+      eqeqeq: ['error', 'smart'],
+      'prefer-const': 'error',
+    },
+  },
+  {
+    // Scripts and benchmarks print their results; the browser SDK may warn its user.
+    files: ['scripts/**', 'loadtest/**', 'test/**'],
+    rules: { 'no-console': 'off' },
+  },
+);

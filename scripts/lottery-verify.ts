@@ -1,0 +1,96 @@
+// `npm run lottery:verify -- <lotteryId> [--url http://host:port]`
+//
+// Re-derives a lottery's winners from its public data — the seed revealed at
+// the draw, the seedHash committed at creation, the entriesHash, the entrant
+// list and the number of winners — with the published algorithm
+// (src/domain/lottery-draw.ts, README "Lotteries"), and says whether they
+// match the stored winners. With --url it reads the server's API
+// (GET /api/lotteries/:id and /api/lotteries/:id/entries), without it the
+// database of the server's configuration (DATABASE_URL, or PGlite under
+// DATA_DIR: stop the server first). Exit 0 match, 1 mismatch, 2 cannot check.
+import path from 'node:path';
+import { eq } from 'drizzle-orm';
+import { ConfigError, loadConfig } from '../src/config.ts';
+import { openDatabase } from '../src/db/connect.ts';
+import { lotteries, lotteryEntries } from '../src/db/schema.ts';
+import { DRAW_ALGORITHM, verifyDraw, type VerifyInput } from '../src/domain/lottery-draw.ts';
+
+class CannotCheck extends Error {}
+
+async function fromApi(base: string, id: string): Promise<VerifyInput & { algorithm: string; status: string }> {
+  const get = async (p: string) => {
+    const res = await fetch(`${base.replace(/\/$/, '')}/api${p}`);
+    const body = (await res.json().catch(() => undefined)) as any;
+    if (!res.ok) throw new CannotCheck(`GET ${p}: ${res.status} ${body?.error?.code ?? ''} ${body?.error?.message ?? ''}`.trim());
+    return body;
+  };
+  const { lottery: l } = await get(`/lotteries/${encodeURIComponent(id)}`);
+  const entrants: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: any = await get(`/lotteries/${encodeURIComponent(id)}/entries?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    for (const e of page.items) entrants.push(e.userId);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return { status: l.status, algorithm: l.algorithm, seed: l.seed, seedHash: l.seedHash, entriesHash: l.entriesHash, winners: l.winners, winnerIds: l.winnerIds, entrants };
+}
+
+async function fromDatabase(argv: string[], id: string): Promise<VerifyInput & { algorithm: string; status: string }> {
+  const config = loadConfig(process.env, argv);
+  const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: path.join(config.dataDir, 'pglite'), poolSize: 2, migrate: false });
+  try {
+    const [l] = await database.db.select().from(lotteries).where(eq(lotteries.id, id)).limit(1);
+    if (!l) throw new CannotCheck(`no lottery ${id} in the database`);
+    const entrants = (await database.db.select({ u: lotteryEntries.userId }).from(lotteryEntries).where(eq(lotteryEntries.lotteryId, id))).map((e) => e.u);
+    const drawn = l.status === 'drawn';
+    return {
+      status: l.status,
+      algorithm: DRAW_ALGORITHM,
+      // Only what the API publishes: the seed once drawn.
+      seed: drawn ? l.seed : null,
+      seedHash: l.seedHash,
+      entriesHash: drawn ? l.entriesHash : null,
+      winners: l.winners,
+      winnerIds: l.winnerIds ?? [],
+      entrants,
+    };
+  } finally {
+    await database.close();
+  }
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  let url: string | undefined;
+  const rest: string[] = [];
+  let id: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--url') url = args[++i];
+    else if (a.startsWith('--url=')) url = a.slice(6);
+    else if (a.startsWith('--')) rest.push(a, ...(a.includes('=') ? [] : [args[++i] ?? '']));
+    else id ??= a;
+  }
+  if (!id) {
+    process.stderr.write('usage: npm run lottery:verify -- <lotteryId> [--url http://host:port]\n');
+    return 2;
+  }
+  const data = url ? await fromApi(url, id) : await fromDatabase(rest, id);
+  if (data.status !== 'drawn') throw new CannotCheck(`lottery ${id} is ${data.status}: it has not been drawn yet`);
+  if (data.algorithm !== DRAW_ALGORITHM) throw new CannotCheck(`lottery ${id} uses ${data.algorithm}; this tool knows ${DRAW_ALGORITHM}`);
+  const report = verifyDraw(data);
+  process.stdout.write(
+    JSON.stringify({ lotteryId: id, match: report.match, checks: report.checks, entrants: data.entrants.length, winnerIds: data.winnerIds, derivedWinnerIds: report.derivedWinnerIds }, null, 2) + '\n',
+  );
+  for (const c of report.checks) process.stderr.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.detail ? ` (${c.detail})` : ''}\n`);
+  process.stderr.write(report.match ? `lottery:verify: match — the winners follow from the seed and the entrants\n` : `lottery:verify: MISMATCH\n`);
+  return report.match ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`lottery:verify: ${e instanceof CannotCheck || e instanceof ConfigError ? e.message : ((e as Error).stack ?? String(e))}\n`);
+    process.exit(2);
+  },
+);

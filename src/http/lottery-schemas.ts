@@ -1,0 +1,53 @@
+// Zod schemas of the lottery endpoints (requests and replies).
+import { z } from 'zod';
+import { LOTTERY_METHODS } from '../db/schema.ts';
+import { giftIdPattern } from '../domain/gift-catalog.ts';
+import { plainText } from './schemas.ts';
+
+export const lotteryMethod = z.enum(LOTTERY_METHODS);
+
+export const lotteryCreateBody = (s: { prizeMax: number; keywordMax: number; maxWinners: number; minDurationSec: number; maxDurationSec: number }) =>
+  z.strictObject({
+    prize: plainText('prize', 1, s.prizeMax),
+    winners: z.number().int().min(1).max(s.maxWinners),
+    method: lotteryMethod.describe('click: the enter button or POST /lotteries/:id/entries; danmaku: a chat message containing `keyword`; gift: sending `giftId`'),
+    keyword: plainText('keyword', 1, s.keywordMax).optional().describe('danmaku only; matched case-insensitively anywhere in the message'),
+    giftId: z.string().regex(giftIdPattern, 'not a gift id').optional().describe('gift only'),
+    followersOnly: z.boolean().optional(),
+    durationSec: z.number().int().min(s.minDurationSec).max(s.maxDurationSec),
+  });
+
+export const lottery = z.object({
+  id: z.string(),
+  roomId: z.string(),
+  streamerId: z.string(),
+  prize: z.string(),
+  winners: z.number().int().describe('How many winners are drawn'),
+  method: lotteryMethod,
+  keyword: z.string().nullable(),
+  giftId: z.string().nullable(),
+  followersOnly: z.boolean(),
+  status: z.enum(['open', 'drawn']),
+  createdAt: z.string(),
+  endsAt: z.string(),
+  drawnAt: z.string().nullable(),
+  entries: z.number().int().describe('Entrants so far; frozen at the draw'),
+  winnerIds: z.array(z.string()).describe('In draw order; empty until drawn'),
+  winnerUsers: z.array(z.object({ id: z.string(), nickname: z.string() })),
+  seedHash: z.string().describe('hex(sha256(seed)), published at creation'),
+  seed: z.string().nullable().describe('64 hex digits, revealed at the draw'),
+  entriesHash: z.string().nullable().describe('hex(sha256(sorted entrant ids joined by "\\n")), published at the draw'),
+  algorithm: z.string().describe('The draw algorithm (README "Lotteries")'),
+});
+export const lotteryReply = z.object({ lottery });
+export const enterReply = z.object({ lotteryId: z.string(), entered: z.boolean().describe('false: you had entered already (counted once)') });
+
+export const entrantsQuery = (maxLimit: number) =>
+  z.strictObject({
+    cursor: z.string().max(128).optional(),
+    limit: z.coerce.number().int().min(1).max(maxLimit).default(Math.min(1000, maxLimit)),
+  });
+export const entrantsReply = z.object({
+  items: z.array(z.object({ userId: z.string(), via: lotteryMethod, at: z.string() })),
+  nextCursor: z.string().nullable(),
+});

@@ -1,0 +1,18 @@
+// The HTTP app of a process that runs no `http` role (e.g. `--roles jobs`):
+// only /healthz, /readyz and /metrics, so it can be probed and scraped.
+import express, { type Express } from 'express';
+import type { Redis } from 'ioredis';
+import { collectDefaultMetrics, type Registry } from 'prom-client';
+import type { Database } from '../db/connect.ts';
+import type { Breaker } from '../resilience.ts';
+import { notFoundHandler } from './errors.ts';
+import { healthRouter } from './routes/health.ts';
+
+export function createOpsApp(deps: { database: Database; redis?: Redis; redisBreaker?: Breaker; registry: Registry }): { app: Express; close(): void } {
+  const app = express();
+  app.disable('x-powered-by');
+  collectDefaultMetrics({ register: deps.registry, prefix: 'liveroom_' });
+  app.use(healthRouter({ database: deps.database, redis: deps.redis, redisBreaker: deps.redisBreaker, metrics: deps.registry }));
+  app.use(notFoundHandler);
+  return { app, close() {} };
+}

@@ -1,0 +1,45 @@
+// Messages between the supervisor (API side) and the media child process.
+// The child never touches the database: it asks, the supervisor answers.
+
+/** What the child needs to run; sent once, right after the fork. */
+export interface MediaSettings {
+  host: string;
+  rtmpPort: number;
+  httpPort: number;
+  dataDir: string;
+  logLevel: string;
+  ffmpegPath?: string;
+  flv: { maxViewerBufferBytes: number; maxGopBytes: number; maxBatchDelayMs: number; maxViewers: number };
+  rtmp: { maxConnections: number; handshakeTimeoutMs: number; idleTimeoutMs: number; maxMessageBytes: number; maxCommandBytes: number; maxChunkStreams: number };
+  hls: { segmentSec: number; listSize: number; viewerWindowMs: number; maxBacklogBytes: number };
+  thumbnail: { everyMs: number; widthPx: number };
+  viewersReportMs: number;
+  /** Questions to the supervisor fail after this. */
+  ipcTimeoutMs: number;
+}
+
+export type AuthorizeAnswer = { ok: true; roomId: string; record: boolean } | { ok: false; reason: string };
+export type StartedAnswer = { sessionId: string };
+
+/** Questions the child asks; each gets one `answer` with the same id. */
+export type MediaRequest = { op: 'authorize'; key: string } | { op: 'started'; roomId: string; record: boolean };
+
+export type ChildMessage =
+  | { t: 'ready'; rtmpPort: number; httpPort: number }
+  | ({ t: 'ask'; id: number } & MediaRequest)
+  /** The publisher of a live room is gone (its connection closed). */
+  | { t: 'stopped'; roomId: string }
+  /** Players per room: FLV/WS-FLV and HLS. Rooms not listed have none. */
+  | { t: 'viewers'; flv: Record<string, number>; hls: Record<string, number> }
+  | { t: 'preview'; roomId: string }
+  /** An ffmpeg the child started or saw exit (the supervisor kills leftovers if the child dies). */
+  | { t: 'ffmpeg'; pid: number; running: boolean }
+  | { t: 'fatal'; message: string };
+
+export type ParentMessage =
+  | { t: 'init'; settings: MediaSettings }
+  | { t: 'answer'; id: number; ok: true; value: unknown }
+  | { t: 'answer'; id: number; ok: false; error: string }
+  /** Disconnect the room's publisher (broadcast ended by its owner, or key rotated). */
+  | { t: 'kick'; roomId: string; reason: string }
+  | { t: 'shutdown' };

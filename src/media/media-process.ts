@@ -1,0 +1,205 @@
+// The media process: RTMP ingest (node-media-server), HTTP-FLV/WS-FLV and HLS
+// playback by room id, HLS packaging, previews and recordings. It runs as a
+// child of the supervisor (src/media/supervisor.ts), so malformed input or a
+// crash here never takes the API, rooms or the ledger down. It never touches
+// the database: publishes are authorized by asking the supervisor over IPC.
+//
+// Publish flow: node-media-server's prePublish is synchronous and has no
+// reject, so the key check runs after it; a refusal closes the connection, and
+// only a session that was authorized (and that node-media-server made the
+// publisher of its path) ever counts. The room's status follows the
+// publisher's TCP connection, not node-media-server's 30 s donePublish grace.
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { createLogger } from '../logger.ts';
+import { ffmpegPath } from './ffmpeg.ts';
+import { createHlsServer, type HlsServer } from './hls.ts';
+import type { AuthorizeAnswer, ChildMessage, MediaRequest, MediaSettings, ParentMessage, StartedAnswer } from './ipc.ts';
+import { createFlvPlayback, type FlvPlayback } from './playback.ts';
+import { RoomOutputs } from './room-outputs.ts';
+import { startRtmpIngest, type Publisher, type RtmpIngest } from './rtmp-ingest.ts';
+
+interface Live {
+  roomId: string;
+  publisher: Publisher;
+  outputs: RoomOutputs;
+  stopped: boolean;
+}
+
+function send(m: ChildMessage): void {
+  if (process.connected) process.send!(m);
+}
+
+const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+let nextAsk = 1;
+let ipcTimeoutMs = 5000;
+
+function ask<T>(req: MediaRequest): Promise<T> {
+  const id = nextAsk++;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      pending.delete(id);
+      reject(new Error(`no answer to ${req.op} within ${ipcTimeoutMs} ms`));
+    }, ipcTimeoutMs);
+    pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+    send({ t: 'ask', id, ...req });
+  });
+}
+
+async function main(settings: MediaSettings): Promise<void> {
+  const logger: Logger = createLogger(settings.logLevel, 'liveroom-media');
+  const fatal = (err: unknown) => {
+    logger.fatal({ err }, 'media process failed');
+    send({ t: 'fatal', message: String((err as Error)?.stack ?? err) });
+    process.exit(1);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+  ipcTimeoutMs = settings.ipcTimeoutMs;
+
+  const bin = ffmpegPath(settings.ffmpegPath);
+  // a crashed predecessor may have left HLS directories behind
+  await rm(path.join(settings.dataDir, 'hls'), { recursive: true, force: true });
+
+  const live = new Map<string, Live>();
+  const hls: HlsServer = createHlsServer({
+    dir: path.join(settings.dataDir, 'hls'),
+    viewerWindowMs: settings.hls.viewerWindowMs,
+    maxViewersPerRoom: settings.flv.maxViewers,
+  });
+  const playback: FlvPlayback = await createFlvPlayback({ host: settings.host, port: settings.httpPort, logger, ...settings.flv, onRequest: hls.handle });
+  const outputSettings = {
+    ffmpegPath: bin,
+    dataDir: settings.dataDir,
+    hls: settings.hls,
+    thumbnail: settings.thumbnail,
+    logger: logger.child({ module: 'outputs' }),
+    onFfmpeg: (pid: number, running: boolean) => send({ t: 'ffmpeg', pid, running }),
+    onPreview: (roomId: string) => send({ t: 'preview', roomId }),
+  };
+
+  /** The publisher is gone (its connection closed, or it was kicked): the room is told at once. */
+  const stop = (l: Live, report = true) => {
+    if (l.stopped) return;
+    l.stopped = true;
+    if (live.get(l.roomId) === l) {
+      live.delete(l.roomId);
+      playback.detach(l.roomId);
+      hls.forget(l.roomId);
+    }
+    if (report) send({ t: 'stopped', roomId: l.roomId });
+    return l.outputs.stop().catch((err) => logger.warn({ err, roomId: l.roomId }, 'outputs did not stop cleanly'));
+  };
+
+  const onPublish = (p: Publisher) => {
+    const log = logger.child({ session: p.id, ip: p.address });
+    ask<AuthorizeAnswer>({ op: 'authorize', key: p.key }).then(
+      (ans) => {
+        if (p.closed()) return;
+        if (!ans.ok) {
+          log.info({ reason: ans.reason }, 'publish refused');
+          return p.close();
+        }
+        const current = live.get(ans.roomId);
+        // node-media-server refuses a second publisher of a path itself (but emits prePublish first)
+        if (!p.isPublisher() || (current && !current.publisher.closed())) {
+          log.info({ roomId: ans.roomId }, 'publish refused: the room already has a publisher');
+          return p.close();
+        }
+        if (current) void stop(current);
+        const l: Live = { roomId: ans.roomId, publisher: p, outputs: new RoomOutputs(ans.roomId, p.broadcast(), outputSettings), stopped: false };
+        live.set(l.roomId, l);
+        p.onClose(() => void stop(l));
+        playback.attach(l.roomId, p.broadcast());
+        l.outputs.start();
+        log.info({ roomId: l.roomId, record: ans.record }, 'publishing');
+        ask<StartedAnswer>({ op: 'started', roomId: l.roomId, record: ans.record }).then(
+          ({ sessionId }) => {
+            if (ans.record && !l.stopped) void l.outputs.record(sessionId).catch((err) => log.error({ err }, 'recording did not start'));
+          },
+          (err) => {
+            log.warn({ err: err.message }, 'the room could not go live; dropping the publisher');
+            p.close();
+          },
+        );
+      },
+      (err) => {
+        log.warn({ err: err.message }, 'publish refused: authorization failed');
+        p.close();
+      },
+    );
+  };
+
+  let ingest: RtmpIngest;
+  try {
+    ingest = await startRtmpIngest({ host: settings.host, port: settings.rtmpPort, limits: settings.rtmp, logger, onPublish });
+  } catch (err) {
+    await playback.close();
+    throw err;
+  }
+
+  const report = setInterval(() => {
+    const flv: Record<string, number> = {};
+    const h: Record<string, number> = {};
+    const all = playback.viewerCounts();
+    const hc = hls.viewerCounts();
+    for (const roomId of live.keys()) {
+      if (all[roomId]) flv[roomId] = all[roomId];
+      if (hc[roomId]) h[roomId] = hc[roomId];
+    }
+    send({ t: 'viewers', flv, hls: h });
+  }, settings.viewersReportMs);
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = () => {
+    shuttingDown ??= (async () => {
+      clearInterval(report);
+      // not reported as stopped: the supervisor is going away with us; the next start sorts the rooms out
+      await Promise.all([...live.values()].map((l) => stop(l, false)));
+      await ingest.close();
+      await playback.close();
+      logger.info('media process stopped');
+    })();
+    return shuttingDown;
+  };
+
+  process.on('message', (m: ParentMessage) => {
+    if (m.t === 'answer') {
+      const p = pending.get(m.id);
+      if (!p) return;
+      pending.delete(m.id);
+      clearTimeout(p.timer);
+      if (m.ok) p.resolve(m.value);
+      else p.reject(new Error(m.error));
+    } else if (m.t === 'kick') {
+      const l = live.get(m.roomId);
+      if (l) {
+        logger.info({ roomId: m.roomId, reason: m.reason }, 'disconnecting the publisher');
+        l.publisher.close();
+      }
+    } else if (m.t === 'shutdown') {
+      void shutdown().then(() => process.exit(0));
+    }
+  });
+  // the supervisor died: stop at once (no orphan media process)
+  process.on('disconnect', () => {
+    const timer = setTimeout(() => process.exit(0), 2000);
+    timer.unref();
+    void shutdown().finally(() => process.exit(0));
+  });
+
+  send({ t: 'ready', rtmpPort: ingest.port, httpPort: playback.port });
+  logger.info({ rtmpPort: ingest.port, httpPort: playback.port, ffmpeg: bin }, 'media process ready');
+}
+
+// Only when forked by the supervisor (test runners fork with IPC too).
+if (process.send && process.env.LIVEROOM_MEDIA_CHILD === '1') {
+  process.once('message', (m: ParentMessage) => {
+    if (m.t !== 'init') return process.exit(2);
+    main(m.settings).catch((err) => {
+      send({ t: 'fatal', message: String((err as Error)?.stack ?? err) });
+      process.exit(1);
+    });
+  });
+}

@@ -1,0 +1,361 @@
+// Runs the media process (src/media/media-process.ts) as a supervised child
+// and is its only link to the rest of Liveroom: it answers the child's
+// questions from the domain services (the child never touches the database),
+// turns its reports into room status, viewers and previews, passes kicks down,
+// and restarts it with backoff when it dies. A crash interrupts the rooms that
+// were live on it; a publisher that does not come back within
+// MEDIA_RESUME_GRACE_SEC ends the broadcast as a media failure.
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Config } from '../config.ts';
+import type { RoomUrls } from '../domain/rooms.ts';
+import type { Services } from '../domain/services.ts';
+import type { JobRunner } from '../jobs/index.ts';
+import type { ChildMessage, MediaRequest, MediaSettings, ParentMessage } from './ipc.ts';
+import { enqueueRemux } from './recording-jobs.ts';
+
+const CHILD = fileURLToPath(new URL('./media-process.ts', import.meta.url));
+/** A child that stayed up this long starts the next restart from the first backoff step again. */
+const STABLE_MS = 30_000;
+/** The startup may take this long (the first fork also loads node-media-server). */
+const READY_TIMEOUT_MS = 30_000;
+const ENV_PASSED = ['PATH', 'HOME', 'TMPDIR', 'TZ', 'LANG', 'LC_ALL'];
+
+export interface MediaSupervisor {
+  /** Where media is reached now (the real ports when configured as 0); for the rooms' URLs. */
+  urls(): Partial<RoomUrls>;
+  ports(): { rtmp: number; http: number };
+  /** The media process's pid once it listens (a restarted one only when ready to take publishers). */
+  pid(): number | undefined;
+  /** Rooms with a publisher on the media process. */
+  liveRooms(): string[];
+  /** Stops the media process (and with it every ffmpeg it ran); a second call waits on the first. */
+  close(): Promise<void>;
+}
+
+export interface MediaSupervisorDeps {
+  config: Config;
+  services: Services;
+  logger: Logger;
+  registry: Registry;
+  jobs: JobRunner;
+}
+
+export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<MediaSupervisor> {
+  const { config, services } = deps;
+  const log = deps.logger.child({ module: 'media-supervisor' });
+  const graceMs = config.MEDIA_RESUME_GRACE_SEC * 1000;
+  const ports = { rtmp: config.RTMP_PORT, http: config.MEDIA_HTTP_PORT };
+  let child: ChildProcess | undefined;
+  let closing: Promise<void> | undefined;
+  let backoffMs = config.MEDIA_RESTART_BACKOFF_MS;
+  let upSince = 0;
+  let restartTimer: NodeJS.Timeout | undefined;
+  const timers = new Set<NodeJS.Timeout>();
+  const liveRooms = new Set<string>();
+  const ffmpegPids = new Set<number>();
+
+  const up = new Gauge({ name: 'liveroom_media_up', help: '1 while the media process runs', registers: [deps.registry] });
+  const restarts = new Counter({ name: 'liveroom_media_restarts_total', help: 'Media process restarts after it exited or crashed', registers: [deps.registry] });
+  const viewersGauge = new Gauge({
+    name: 'liveroom_media_viewers',
+    help: 'Players per live room on this media node, by protocol (flv: HTTP-FLV and WS-FLV; hls)',
+    labelNames: ['room', 'protocol'] as const,
+    registers: [deps.registry],
+  });
+  new Gauge({
+    name: 'liveroom_media_publishers',
+    help: 'Live publishers on this media node',
+    registers: [deps.registry],
+    collect() {
+      this.set(liveRooms.size);
+    },
+  });
+
+  // Reports about one room are handled in order (a stop never overtakes its start).
+  const chains = new Map<string, Promise<unknown>>();
+  function serial<T>(roomId: string, fn: () => Promise<T>): Promise<T> {
+    const next = (chains.get(roomId) ?? Promise.resolve()).then(fn, fn);
+    const tail = next.catch(() => {});
+    chains.set(roomId, tail);
+    void tail.then(() => {
+      if (chains.get(roomId) === tail) chains.delete(roomId);
+    });
+    return next;
+  }
+
+  /** Retries a domain call that must not be lost (a broadcast that really stopped), with backoff, for about a minute. */
+  async function persist(what: string, fn: () => Promise<unknown>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await fn();
+        return;
+      } catch (err) {
+        if (attempt >= 7 || closing) return void log.error({ err, what }, 'media report lost');
+        log.warn({ err, what, attempt }, 'media report failed; retrying');
+        await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+      }
+    }
+  }
+
+  const later = (ms: number, fn: () => void) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+  };
+
+  /** Interrupted broadcasts whose publisher did not come back in time end as media failures. */
+  const endStaleLater = () =>
+    later(graceMs + 250, () => {
+      services.rooms.endInterrupted(new Date(Date.now() - graceMs)).then(
+        (ended) => ended.length && log.warn({ rooms: ended }, 'broadcasts ended: their publisher did not come back after a media restart'),
+        (err) => log.error({ err }, 'ending interrupted broadcasts failed'),
+      );
+    });
+
+  /** Recordings of broadcasts that ended are remuxed (a job, after the media process closed its files). */
+  async function finishRecordings(roomId?: string): Promise<void> {
+    const closed = await services.recordings.closeEnded(roomId);
+    for (const r of closed) await enqueueRemux(deps.jobs, r.id);
+  }
+
+  const settings = (): MediaSettings => ({
+    host: config.HOST,
+    rtmpPort: ports.rtmp,
+    httpPort: ports.http,
+    dataDir: config.dataDir,
+    logLevel: config.LOG_LEVEL,
+    ffmpegPath: config.FFMPEG_PATH,
+    flv: {
+      maxViewerBufferBytes: config.FLV_MAX_VIEWER_BUFFER_BYTES,
+      maxGopBytes: config.FLV_MAX_GOP_BYTES,
+      maxBatchDelayMs: config.FLV_MAX_BATCH_MS,
+      maxViewers: config.FLV_MAX_VIEWERS,
+    },
+    rtmp: {
+      maxConnections: config.RTMP_MAX_CONNECTIONS,
+      handshakeTimeoutMs: config.RTMP_HANDSHAKE_TIMEOUT_SEC * 1000,
+      idleTimeoutMs: config.RTMP_IDLE_TIMEOUT_SEC * 1000,
+      maxMessageBytes: config.RTMP_MAX_MESSAGE_BYTES,
+      maxCommandBytes: config.RTMP_MAX_COMMAND_BYTES,
+      maxChunkStreams: config.RTMP_MAX_CHUNK_STREAMS,
+    },
+    hls: {
+      segmentSec: config.HLS_SEGMENT_SEC,
+      listSize: config.HLS_LIST_SIZE,
+      viewerWindowMs: config.HLS_VIEWER_WINDOW_SEC * 1000,
+      maxBacklogBytes: config.MEDIA_FFMPEG_MAX_BACKLOG_BYTES,
+    },
+    thumbnail: { everyMs: config.THUMBNAIL_EVERY_SEC * 1000, widthPx: config.THUMBNAIL_WIDTH_PX },
+    viewersReportMs: config.MEDIA_VIEWERS_REPORT_SEC * 1000,
+    ipcTimeoutMs: config.MEDIA_IPC_TIMEOUT_MS,
+  });
+
+  const send = (c: ChildProcess, m: ParentMessage) => {
+    if (c.connected) c.send(m, (err) => err && log.debug({ err }, 'media IPC send failed'));
+  };
+
+  async function answer(c: ChildProcess, id: number, req: MediaRequest): Promise<void> {
+    try {
+      let value: unknown;
+      if (req.op === 'authorize') value = await services.rooms.authorizePublish(req.key);
+      else
+        value = await serial(req.roomId, async () => {
+          const sessionId = await services.rooms.publishStarted(req.roomId);
+          liveRooms.add(req.roomId);
+          if (req.record) await services.recordings.start(req.roomId, sessionId);
+          return { sessionId };
+        });
+      send(c, { t: 'answer', id, ok: true, value });
+    } catch (err) {
+      log.warn({ err, op: req.op }, 'media question failed');
+      send(c, { t: 'answer', id, ok: false, error: (err as Error).message });
+    }
+  }
+
+  function onMessage(c: ChildProcess, m: ChildMessage): void {
+    switch (m.t) {
+      case 'ask': {
+        const { t: _t, id, ...req } = m;
+        void answer(c, id, req as MediaRequest);
+        break;
+      }
+      case 'stopped':
+        void serial(m.roomId, async () => {
+          liveRooms.delete(m.roomId);
+          await persist('publish stopped', () => services.rooms.publishStopped(m.roomId, 'streamer_stopped'));
+        });
+        break;
+      case 'viewers': {
+        const total: Record<string, number> = {};
+        viewersGauge.reset();
+        for (const [protocol, counts] of [['flv', m.flv], ['hls', m.hls]] as const) {
+          for (const [room, n] of Object.entries(counts)) {
+            if (!liveRooms.has(room)) continue;
+            total[room] = (total[room] ?? 0) + n;
+            viewersGauge.set({ room, protocol }, n);
+          }
+        }
+        services.rooms.reportViewers(total).catch((err) => log.warn({ err }, 'viewer counts not stored'));
+        break;
+      }
+      case 'preview':
+        services.rooms.previewUpdated(m.roomId).catch((err) => log.warn({ err }, 'preview not recorded'));
+        break;
+      case 'ffmpeg':
+        if (m.running) ffmpegPids.add(m.pid);
+        else ffmpegPids.delete(m.pid);
+        break;
+      case 'fatal':
+        log.error({ detail: m.message }, 'media process reported a fatal error');
+        break;
+    }
+  }
+
+  /** ffmpeg children of a dead media process see their input end and exit; this is the backstop. */
+  function killLeftoverFfmpeg(): void {
+    for (const pid of ffmpegPids) {
+      try {
+        // only if the pid is still an ffmpeg (never a recycled pid of something else)
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('ffmpeg')) process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    ffmpegPids.clear();
+  }
+
+  async function onExit(c: ChildProcess, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    if (c !== child) return;
+    child = undefined;
+    up.set(0);
+    viewersGauge.reset();
+    killLeftoverFfmpeg();
+    if (closing) return;
+    restarts.inc();
+    const stable = upSince > 0 && Date.now() - upSince > STABLE_MS;
+    if (stable) backoffMs = config.MEDIA_RESTART_BACKOFF_MS;
+    log.error({ code, signal, restartInMs: backoffMs }, 'media process exited; restarting it');
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      spawn().catch((err) => log.error({ err }, 'media process did not start'));
+    }, backoffMs);
+    backoffMs = Math.min(backoffMs * 2, config.MEDIA_RESTART_BACKOFF_MAX_MS);
+    // the publishers were on the dead process: their rooms show as interrupted until they come back (or the grace ends)
+    await Promise.all(chains.values());
+    const lost = [...liveRooms];
+    liveRooms.clear();
+    if (lost.length === 0) return;
+    await persist('interrupt', () => services.rooms.interrupt(lost));
+    endStaleLater();
+  }
+
+  /** Forks the media process; resolves once it listens, rejects if it exits first. */
+  function spawn(): Promise<void> {
+    const env: Record<string, string> = { LIVEROOM_MEDIA_CHILD: '1' };
+    for (const k of ENV_PASSED) if (process.env[k]) env[k] = process.env[k]!;
+    // no secrets, no database settings: the child gets its settings over IPC
+    const c = fork(CHILD, [], { env, execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child = c;
+    upSince = 0;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error('the media process did not start in time'));
+        c.kill('SIGKILL');
+      }, READY_TIMEOUT_MS);
+      let fatal = '';
+      c.on('message', (m: ChildMessage) => {
+        if (m.t === 'ready') {
+          clearTimeout(timer);
+          ports.rtmp = m.rtmpPort;
+          ports.http = m.httpPort;
+          upSince = Date.now();
+          up.set(1);
+          log.info({ pid: c.pid, rtmpPort: m.rtmpPort, httpPort: m.httpPort }, 'media process ready');
+          resolve();
+        } else if (m.t === 'fatal') fatal = m.message;
+        onMessage(c, m);
+      });
+      c.on('error', (err) => log.error({ err }, 'media process error'));
+      c.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`the media process exited (${signal ?? code})${fatal ? `: ${fatal.split('\n')[0]}` : ''}`));
+        void onExit(c, code, signal);
+      });
+      send(c, { t: 'init', settings: settings() });
+    });
+  }
+
+  const unsubscribe = [
+    services.events.subscribe('room.kick', (e) => {
+      if (child) send(child, { t: 'kick', roomId: e.roomId, reason: e.reason });
+    }),
+    services.events.subscribe('room.status', (e) => {
+      if (e.status === 'ended') finishRecordings(e.roomId).catch((err) => log.error({ err, roomId: e.roomId }, 'recording not queued for processing'));
+    }),
+  ];
+
+  async function stopChild(): Promise<void> {
+    const c = child;
+    if (!c) return;
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    send(c, { t: 'shutdown' });
+    const timer = setTimeout(() => c.kill('SIGKILL'), config.MEDIA_SHUTDOWN_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  try {
+    await spawn();
+  } catch (err) {
+    closing = Promise.resolve();
+    for (const off of unsubscribe) off();
+    await stopChild();
+    throw new Error(`media could not start (RTMP_PORT ${config.RTMP_PORT}, MEDIA_HTTP_PORT ${config.MEDIA_HTTP_PORT}): ${(err as Error).message}`);
+  }
+
+  // Rooms left live by a previous run have no publisher now: interrupted, so an encoder that reconnects resumes them; the rest end after the grace.
+  try {
+    const stale = await services.rooms.liveRoomIds();
+    if (stale.length > 0) {
+      await services.rooms.interrupt(stale);
+      endStaleLater();
+      log.warn({ rooms: stale }, 'rooms left live by a previous run are interrupted until their publisher returns');
+    }
+    await finishRecordings();
+  } catch (err) {
+    log.error({ err }, 'start-up clean-up of rooms failed');
+  }
+
+  const urls = (): Partial<RoomUrls> => {
+    const out: Partial<RoomUrls> = {};
+    if (!config.MEDIA_PUBLIC_URL) out.mediaUrl = `http://localhost:${ports.http}`;
+    if (!config.RTMP_PUBLIC_URL) out.rtmpUrl = `rtmp://localhost:${ports.rtmp}/live`;
+    return out;
+  };
+
+  return {
+    urls,
+    ports: () => ({ ...ports }),
+    pid: () => (upSince > 0 ? child?.pid : undefined),
+    liveRooms: () => [...liveRooms],
+    close() {
+      closing ??= (async () => {
+        for (const off of unsubscribe) off();
+        clearTimeout(restartTimer);
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        await stopChild();
+        killLeftoverFfmpeg();
+        await Promise.all(chains.values());
+        up.set(0);
+      })();
+      return closing;
+    },
+  };
+}

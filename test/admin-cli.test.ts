@@ -1,0 +1,154 @@
+// `npm run admin -- create NAME` / `promote NAME`, run as a separate process
+// against the same database and DATA_DIR as a running (or later) server.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/logger.ts';
+import { startLiveroom, type Liveroom } from '../src/server.ts';
+import { httpClient, uniqueName, type HttpClient } from './helpers/app.ts';
+import { POSTGRES_URL, postgresAvailable } from './helpers/db.ts';
+
+const NODE = path.resolve('node_modules/.bin/node');
+const SERVER_ENV = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ROLES: 'http', EVENT_LOOP_LAG_MAX_MS: '600000' };
+
+function admin(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(NODE, ['scripts/admin.ts', ...args], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function login(http: HttpClient, username: string, password: string) {
+  return http.request('POST', '/api/auth/login', { json: { username, password } });
+}
+
+describe('admin CLI on PostgreSQL, next to a running server', { skip: !(await postgresAvailable()) && 'no PostgreSQL server' }, () => {
+  const dbName = `lr_t_${randomBytes(6).toString('hex')}`;
+  let env: Record<string, string>;
+  let live: Liveroom;
+  let http: HttpClient;
+  let dataDir: string;
+  before(async () => {
+    const a = new pg.Client({ connectionString: POSTGRES_URL });
+    await a.connect();
+    await a.query(`CREATE DATABASE ${dbName}`);
+    await a.end();
+    const url = new URL(POSTGRES_URL);
+    url.pathname = `/${dbName}`;
+    dataDir = await mkdtemp(path.join(tmpdir(), 'liveroom-admin-'));
+    env = { DATABASE_URL: url.toString(), DATA_DIR: dataDir };
+    live = await startLiveroom(loadConfig({ ...SERVER_ENV, ...env }), { logger: createLogger('silent') });
+    http = httpClient(live.url);
+  });
+  after(async () => {
+    await live?.close();
+    const a = new pg.Client({ connectionString: POSTGRES_URL });
+    await a.connect();
+    await a.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await a.end();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('create NAME --password P makes an admin who can log in and read the audit log', async () => {
+    const name = uniqueName('boss');
+    const r = await admin(['create', name, '--password', 'the boss passphrase'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`admin ${name} created`));
+    assert.doesNotMatch(r.stdout, /the boss passphrase/, 'a given password is not echoed');
+    const l = await login(http, name, 'the boss passphrase');
+    assert.equal(l.status, 200);
+    assert.equal(l.body.user.role, 'admin');
+    const log = await http.request('GET', `/api/admin/audit-log?action=user.role_change`, { token: l.body.token });
+    assert.equal(log.status, 200);
+    assert.ok(log.body.items.some((e: { target: string }) => e.target === l.body.user.id), 'the role change is audited');
+  });
+
+  test('create without a password (no terminal) generates one and prints it once', async () => {
+    const name = uniqueName('gen');
+    const r = await admin(['create', name], env);
+    assert.equal(r.code, 0, r.stderr);
+    const password = /password: (\S+)/.exec(r.stdout)?.[1];
+    assert.ok(password && password.length >= 20, r.stdout);
+    assert.equal((await login(http, name, password)).body.user.role, 'admin');
+  });
+
+  test('promote NAME makes an existing user an admin at once (same token)', async () => {
+    const u = await http.register(uniqueName('up'));
+    assert.equal((await http.request('GET', '/api/admin/audit-log', { token: u.token })).status, 403);
+    const r = await admin(['promote', u.username], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /is now an admin/);
+    const me = await http.request('GET', '/api/auth/me', { token: u.token });
+    assert.equal(me.body.user.role, 'admin');
+    assert.equal((await http.request('GET', '/api/admin/audit-log', { token: u.token })).status, 200);
+    const again = await admin(['promote', u.username.toUpperCase()], env);
+    assert.equal(again.code, 0);
+    assert.match(again.stdout, /already an admin/);
+  });
+
+  test('refusals: a taken name, a weak password, no such user (exit 1); usage and config errors (exit 2)', async () => {
+    const u = await http.register(uniqueName('taken'));
+    const taken = await admin(['create', u.username, '--password', 'another good passphrase'], env);
+    assert.equal(taken.code, 1);
+    assert.match(taken.stderr, /exists; use `npm run admin -- promote/);
+    assert.equal((await http.request('GET', '/api/auth/me', { token: u.token })).body.user.role, 'user', 'create never promotes');
+
+    const weakName = uniqueName('weak');
+    const weak = await admin(['create', weakName, '--password', 'password1'], env);
+    assert.equal(weak.code, 1);
+    assert.match(weak.stderr, /weak_password/);
+    assert.equal((await login(http, weakName, 'password1')).status, 401, 'nothing was created');
+
+    const ghost = await admin(['promote', uniqueName('ghost')], env);
+    assert.equal(ghost.code, 1);
+    assert.match(ghost.stderr, /no user named/);
+
+    for (const args of [[], ['create'], ['frob', 'x'], ['create', 'bad name!'], ['create', 'a', 'b'], ['promote', 'someone', '--password', 'x'], ['create', 'x_y_z', '--password']]) {
+      const r = await admin(args, env);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.stderr, /usage:/);
+    }
+    const badConfig = await admin(['create', uniqueName('cfg')], { ...env, DATABASE_URL: 'not a url' });
+    assert.equal(badConfig.code, 2);
+    assert.match(badConfig.stderr, /DATABASE_URL/);
+  });
+});
+
+describe('admin CLI on PGlite (the default), before the server starts', () => {
+  test('an admin created into DATA_DIR logs in once the server runs on that DATA_DIR', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'liveroom-admin-'));
+    try {
+      const name = uniqueName('first');
+      const r = await admin(['create', name, '--password', 'first admin passphrase'], { DATA_DIR: dataDir });
+      assert.equal(r.code, 0, r.stderr);
+      const live = await startLiveroom(loadConfig({ ...SERVER_ENV, DATA_DIR: dataDir }), { logger: createLogger('silent') });
+      try {
+        const l = await login(httpClient(live.url), name, 'first admin passphrase');
+        assert.equal(l.status, 200);
+        assert.equal(l.body.user.role, 'admin');
+      } finally {
+        await live.close();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
