@@ -16,25 +16,12 @@ import pg from 'pg';
 import { LiveroomClient } from '../src/client/index.ts';
 import { createRedisEventBus } from '../src/domain/events.ts';
 import { httpClient } from './helpers/app.ts';
-import { inCI, POSTGRES_URL, postgresAvailable, REDIS_URL } from './helpers/db.ts';
+import { POSTGRES_URL, postgresAvailable, REDIS_URL } from './helpers/db.ts';
+import { redisAvailable } from './helpers/jobs.ts';
 import { newUser, texts, until } from './helpers/live.ts';
 import { createRoomVia, NO_SHEDDING } from './helpers/wallet.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
-
-async function redisAvailable(): Promise<boolean> {
-  const r = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await r.connect();
-    await r.ping();
-    return true;
-  } catch (e) {
-    if (inCI) throw new Error(`Redis at ${REDIS_URL} is required under CI: ${(e as Error).message}`);
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

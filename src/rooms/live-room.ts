@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { ChatMessage, ChatRoom, ChatService, ChatUser } from '../domain/chat.ts';
 import { DomainError, isDomainError } from '../domain/errors.ts';
 import type { EventMap } from '../domain/events.ts';
+import type { LotteryView } from '../domain/lotteries.ts';
 import {
   banMessage,
   chatMessage,
@@ -54,25 +55,11 @@ export interface LiveRoomSettings {
   giftComboWindowMs: number;
 }
 
-/** A lottery as the room shows it (domain/lotteries.ts LotteryView). */
-export interface LiveRoomLottery {
-  id: string;
-  prize: string;
-  winners: number;
-  method: 'click' | 'danmaku' | 'gift';
-  keyword: string | null;
-  giftId: string | null;
-  followersOnly: boolean;
-  status: 'open' | 'drawn';
-  endsAt: string;
-  drawnAt: string | null;
-  entries: number;
-  winnerIds: string[];
-  winnerUsers: { id: string; nickname: string }[];
-  seedHash: string;
-  seed: string | null;
-  entriesHash: string | null;
-}
+/** A lottery as the room shows it. */
+export type LiveRoomLottery = Pick<
+  LotteryView,
+  'id' | 'prize' | 'winners' | 'method' | 'keyword' | 'giftId' | 'followersOnly' | 'status' | 'endsAt' | 'drawnAt' | 'entries' | 'winnerIds' | 'winnerUsers' | 'seedHash' | 'seed' | 'entriesHash'
+>;
 
 /** What the room needs from lotteries: the rules (who may enter, how) live there. */
 export interface LiveRoomLotteries {
