@@ -39,4 +39,17 @@ export default tseslint.config(
     files: ['scripts/**', 'loadtest/**', 'test/**'],
     rules: { 'no-console': 'off' },
   },
+  {
+    // The browser UI: browser globals, and user text never becomes markup (README "Web app").
+    files: ['web/**'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { property: 'innerHTML', message: 'Set textContent or build nodes with h() (web/src/dom.ts).' },
+        { property: 'outerHTML', message: 'Set textContent or build nodes with h() (web/src/dom.ts).' },
+        { property: 'insertAdjacentHTML', message: 'Build nodes with h() (web/src/dom.ts).' },
+      ],
+    },
+  },
 );

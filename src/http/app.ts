@@ -6,6 +6,7 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { pinoHttp } from 'pino-http';
 import type { Config } from '../config.ts';
 import type { Services } from '../domain/services.ts';
@@ -24,7 +25,12 @@ import { healthRouter } from './routes/health.ts';
 import { userRoutes } from './routes/users.ts';
 import { walletRoutes } from './routes/wallet.ts';
 import { giftRoutes } from './routes/gifts.ts';
+import { roomRoutes } from './routes/rooms.ts';
+import { rankingRoutes } from './routes/rankings.ts';
+import { mediaFileRoutes, recordingRoutes } from './routes/recordings.ts';
+import { lotteryRoutes } from './routes/lotteries.ts';
 import { createLoadShedder } from './shedding.ts';
+import { webRoutes } from './web.ts';
 
 export interface AppDeps {
   config: Config;
@@ -32,6 +38,8 @@ export interface AppDeps {
   logger: Logger;
   redis?: Redis;
   redisBreaker?: Breaker;
+  /** The process's metrics registry (jobs report to it too); default a new one. */
+  metricsRegistry?: Registry;
 }
 
 export interface HttpApp {
@@ -49,9 +57,9 @@ export function createApp(deps: AppDeps): HttpApp {
   app.set('trust proxy', config.TRUST_PROXY);
   app.set('query parser', 'simple');
 
-  const metrics = createMetrics();
+  const metrics = createMetrics(deps.metricsRegistry);
   const shedder = createLoadShedder({ maxLagMs: config.EVENT_LOOP_LAG_MAX_MS, onShed: () => metrics.shed.inc() });
-  const makeLimiter = createLimiterFactory(deps.redis);
+  const makeLimiter = createLimiterFactory(deps.redis, config.REDIS_PREFIX, deps.redisBreaker);
 
   app.use(
     pinoHttp({
@@ -80,6 +88,7 @@ export function createApp(deps: AppDeps): HttpApp {
       if (err && !res.headersSent) notFoundHandler(req, res, next);
     });
   });
+  mediaFileRoutes(app, config);
 
   const api: Api = {
     router: express.Router(),
@@ -99,17 +108,24 @@ export function createApp(deps: AppDeps): HttpApp {
   const loginGuard = createLoginGuard(makeLimiter, {
     failsPerUser: config.LOGIN_FAILS_PER_USER,
     failsPerIpPerHour: config.LOGIN_FAILS_PER_IP_PER_HOUR,
+    failsPerAccount: config.LOGIN_FAILS_PER_ACCOUNT,
+    accountWindowSec: config.LOGIN_ACCOUNT_WINDOW_SEC,
     blockSec: config.LOGIN_BLOCK_SEC,
   });
   const registerLimiter = makeLimiter({ keyPrefix: 'register', points: config.REGISTER_PER_IP_PER_HOUR, durationSec: 3600 });
   authRoutes(api, services, { login: loginGuard, register: registerLimiter });
   userRoutes(api, services, config);
+  roomRoutes(api, services, config);
   fileRoutes(api, services, config);
   adminRoutes(api, services, config);
   walletRoutes(api, services, config);
   giftRoutes(api, services, config);
+  rankingRoutes(api, services, config);
+  recordingRoutes(api, services, config);
+  lotteryRoutes(api, services, config);
 
   app.use('/api', api.router);
+  webRoutes(app, config);
   app.use(notFoundHandler);
   app.use(errorHandler);
 
