@@ -165,6 +165,19 @@ for (const kind of await dbKinds()) {
       assert.equal((await app.http.request('POST', `/api/rooms/${room.id}/stream-key`, { token: other.token })).status, 403);
     });
 
+    test('the owner reads the ingest server again without the key; others cannot', async () => {
+      const s = await register();
+      const { room, ingest } = await createRoom(s.token);
+      const r = await app.http.request('GET', `/api/rooms/${room.id}/ingest`, { token: s.token });
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body, { ingest: { server: ingest.server, whipUrl: ingest.whipUrl } });
+      assert.ok(!JSON.stringify(r.body).includes(ingest.streamKey), 'the key is never shown again');
+      const other = await register('other');
+      assert.equal((await app.http.request('GET', `/api/rooms/${room.id}/ingest`, { token: other.token })).body.error.code, 'forbidden');
+      assert.equal((await app.http.request('GET', `/api/rooms/${room.id}/ingest`)).status, 401);
+      assert.equal((await app.http.request('GET', `/api/rooms/00000000-0000-7000-8000-000000000000/ingest`, { token: s.token })).status, 404);
+    });
+
     test('keys that cannot be right are refused without a lookup; a second publisher is refused while one is live', async () => {
       const s = await register();
       const { room, ingest } = await createRoom(s.token);

@@ -13,7 +13,7 @@ import type {
   user,
 } from '../http/schemas.ts';
 import type { balanceReply, gift as giftSchema, ledgerItem, sendGiftReply, topFansReply, walletReply } from '../http/wallet-schemas.ts';
-import type { ingest, liveSession, room as roomSchema, roomCreateBody, roomPatchBody } from '../http/room-schemas.ts';
+import type { ingest, ingestServer, liveSession, room as roomSchema, roomCreateBody, roomPatchBody } from '../http/room-schemas.ts';
 import type { GiftBroadcast, LiveRoomBroadcasts, LotteryResult } from '../rooms/messages.ts';
 import type { enterReply, entrantsReply, lottery as lotterySchema, lotteryCreateBody } from '../http/lottery-schemas.ts';
 import type { ChatLine, GiftLine, LiveRoomState } from '../rooms/state.ts';
@@ -35,6 +35,7 @@ export type TopFans = z.infer<typeof topFansReply>;
 export type Balance = z.infer<typeof balanceReply>;
 export type RoomInfo = z.infer<typeof roomSchema>;
 export type Ingest = z.infer<typeof ingest>;
+export type IngestServer = z.infer<typeof ingestServer>;
 export type LiveSession = z.infer<typeof liveSession>;
 export type RoomInput = z.input<typeof roomCreateBody>;
 export type RoomPatch = z.input<typeof roomPatchBody>;
@@ -175,6 +176,10 @@ export class LiveroomClient {
     return this.request('PATCH', `/rooms/${encodeURIComponent(id)}`, { json: patch });
   }
   /** A new stream key; the old one stops working and a broadcast on it ends. */
+  /** Your room's ingest server (OBS "Server") without the key, which only create and rotation reveal. */
+  ingestServer(id: string): Promise<{ ingest: IngestServer }> {
+    return this.request('GET', `/rooms/${encodeURIComponent(id)}/ingest`);
+  }
   rotateStreamKey(id: string): Promise<{ ingest: Ingest }> {
     return this.request('POST', `/rooms/${encodeURIComponent(id)}/stream-key`);
   }

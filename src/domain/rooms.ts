@@ -49,6 +49,9 @@ export interface Ingest {
   whipUrl: string | null;
 }
 
+/** Where to push, without the key (which is shown only at creation and rotation). */
+export type IngestServer = Pick<Ingest, 'server' | 'whipUrl'>;
+
 export interface LiveSession {
   id: string;
   startedAt: string;
@@ -191,6 +194,14 @@ export function createRooms(deps: RoomsDeps) {
     find,
     get,
     ingestOf,
+
+    /** The ingest server of a room for its owner (or an admin), e.g. for a console opened after the key was shown. */
+    async ingestServer(actor: Actor, id: string): Promise<IngestServer> {
+      const room = await get(id);
+      if (room.streamer.id !== actor.id && actor.role !== 'admin') throw new DomainError('forbidden', 'only the streamer or an admin may do this');
+      const { server, whipUrl } = ingestOf('');
+      return { server, whipUrl };
+    },
 
     async create(userId: string, input: RoomInput, ctx: RequestContext): Promise<{ room: RoomView; ingest: Ingest }> {
       const id = newId();

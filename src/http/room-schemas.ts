@@ -43,6 +43,8 @@ export const ingest = z.object({
   streamKey: z.string().describe('OBS "Stream Key"; shown only now'),
   whipUrl: z.string().nullable(),
 });
+export const ingestServer = ingest.pick({ server: true, whipUrl: true });
+export const ingestServerReply = z.object({ ingest: ingestServer });
 export const roomReply = z.object({ room });
 export const roomCreatedReply = z.object({ room, ingest });
 export const ingestReply = z.object({ ingest });

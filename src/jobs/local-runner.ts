@@ -71,7 +71,7 @@ export function createLocalRunner(opts: {
       timer = undefined;
       timerAt = Infinity;
       void tick();
-    }, Math.min(when - now(), MAX_TIMER_MS));
+    }, Math.min(Math.max(0, when - now()), MAX_TIMER_MS)); // the clock moved on since `when` was taken
   }
 
   async function tick(): Promise<void> {

@@ -2,7 +2,7 @@ import type { Config } from '../../config.ts';
 import type { Services } from '../../domain/services.ts';
 import { route, type Api } from '../route.ts';
 import { idParams, page, pageQuery } from '../schemas.ts';
-import { ingestReply, liveSession, room, roomCreateBody, roomCreatedReply, roomListQuery, roomPatchBody, roomReply } from '../room-schemas.ts';
+import { ingestReply, ingestServerReply, liveSession, room, roomCreateBody, roomCreatedReply, roomListQuery, roomPatchBody, roomReply } from '../room-schemas.ts';
 
 export function roomRoutes(api: Api, s: Services, config: Config) {
   route(
@@ -55,6 +55,16 @@ export function roomRoutes(api: Api, s: Services, config: Config) {
       responses: { 201: { description: 'The new ingest details (shown only now)', schema: ingestReply }, 403: { description: 'Not yours' } },
     },
     async ({ params, user, ctx }) => ({ status: 201, body: { ingest: await s.rooms.rotateKey(user!, params.id, ctx) } }),
+  );
+
+  route(
+    api,
+    {
+      method: 'get', path: '/rooms/:id/ingest', summary: 'Where to push (OBS "Server"), without the stream key (owner or admin)', tags: ['rooms'],
+      auth: 'user', params: idParams,
+      responses: { 200: { description: 'The ingest server', schema: ingestServerReply }, 403: { description: 'Not yours' }, 404: { description: 'No such room' } },
+    },
+    async ({ params, user }) => ({ body: { ingest: await s.rooms.ingestServer(user!, params.id) } }),
   );
 
   route(

@@ -48,9 +48,10 @@ export function createIngestPanel(roomId: string, initial: Ingest | null) {
         tr(h('p', { class: 'notice' }), 'console.keyOnce'),
       );
     } else {
+      if (server) rows.push(copyRow('console.server', server, 'rtmp-server'));
       rows.push(tr(h('p', { class: 'muted', testid: 'key-hidden' }), 'console.keyHidden'));
     }
-    const url = ingest?.rtmpUrl ?? 'rtmp://<server>/live/<stream key>';
+    const url = ingest?.rtmpUrl ?? `${server ?? 'rtmp://<server>/live'}/<stream key>`;
     rows.push(
       tr(h('p', { class: 'how' }), 'console.obs'),
       h('div', { class: 'how' }, tr(h('span'), 'console.ffmpeg'), h('pre', { class: 'cmd', text: `ffmpeg -re -i input.mp4 -c:v libx264 -preset veryfast -tune zerolatency -g 50 -c:a aac -f flv "${url}"` })),
@@ -73,6 +74,16 @@ export function createIngestPanel(roomId: string, initial: Ingest | null) {
     rows.push(rotate);
     replace(body, ...rows);
   };
+  // the key is not shown again, but the server is: a console opened later still tells OBS where to push
+  let server: string | null = null;
   render(initial);
+  if (!initial)
+    api.ingestServer(roomId).then(
+      ({ ingest }) => {
+        server = ingest.server;
+        if (body.querySelector('[data-testid="key-hidden"]')) render(null);
+      },
+      () => {}, // the rows without the server still explain what to do
+    );
   return { el };
 }
