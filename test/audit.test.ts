@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
+import type { AuditRecord } from '../src/domain/audit.ts';
 import { startTestApp, uniqueName, type TestApp } from './helpers/app.ts';
 import { dbKinds } from './helpers/db.ts';
 
@@ -16,15 +17,7 @@ const ENV = {
   ADMIN_PASSWORD: ADMIN.password,
 };
 
-interface Entry {
-  id: string;
-  at: string;
-  actorId: string | null;
-  action: string;
-  target: string | null;
-  ip: string | null;
-  details: Record<string, unknown> | null;
-}
+type Entry = AuditRecord;
 
 for (const kind of await dbKinds()) {
   describe(`audit log (${kind})`, () => {

@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import type { EventMap } from '../src/domain/events.ts';
 import { startTestApp, uniqueName, type TestApp } from './helpers/app.ts';
 import { dbKinds } from './helpers/db.ts';
-import { FLV_VIDEO, FlvTagReader, isKeyframe, isSequenceHeader, type FlvTag } from './helpers/flv.ts';
+import { firstCodedVideo, FLV_VIDEO, FlvTagReader, isKeyframe, isSequenceHeader, type FlvTag } from './helpers/flv.ts';
 import { anonymous, until } from './helpers/live.ts';
 import { alive, exitsWithin, ffmpegsMentioning, ffprobe, getRoom, MEDIA_ENV, newRoom, push, PUSH_HEIGHT, PUSH_WIDTH, readFlv, sessions, waitStatus, type Push } from './helpers/media.ts';
 import { eventually } from './helpers/wait.ts';
@@ -21,8 +21,6 @@ function statusEvents(app: TestApp, roomId: string) {
   const off = app.services.events.subscribe('room.status', (e) => e.roomId === roomId && seen.push(e));
   return { seen, off };
 }
-
-const firstCodedVideo = (tags: FlvTag[]) => tags.find((t) => t.type === FLV_VIDEO && !isSequenceHeader(t));
 
 for (const kind of await dbKinds()) {
   describe(`media: publish and play (${kind})`, () => {

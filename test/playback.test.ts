@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import WebSocket from 'ws';
 import { loadConfig } from '../src/config.ts';
 import { createFlvPlayback, flvPlaybackSettings, FLV_DEFAULTS, type FlvPlayback } from '../src/media/playback.ts';
-import { FlvTagReader, FLV_AUDIO, FLV_VIDEO, isKeyframe, isSequenceHeader, type FlvTag } from './helpers/flv.ts';
+import { firstCodedVideo, FlvTagReader, FLV_AUDIO, FLV_VIDEO, isKeyframe, isSequenceHeader, type FlvTag } from './helpers/flv.ts';
 
 const require = createRequire(import.meta.url);
 const NodeMediaServer = require('node-media-server');
@@ -79,10 +79,6 @@ function httpViewer(url: string): { tags: FlvTag[]; reader: FlvTagReader; status
     }
   })();
   return { tags, reader, status, ended, abort: () => ac.abort() };
-}
-
-function firstCodedVideo(tags: FlvTag[]): FlvTag | undefined {
-  return tags.find((t) => t.type === FLV_VIDEO && !isSequenceHeader(t));
 }
 
 describe('FLV playback', () => {

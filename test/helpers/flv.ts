@@ -94,3 +94,8 @@ export class FlvTagReader {
     }
   }
 }
+
+/** The first video tag that is a frame (not the AVC sequence header). */
+export function firstCodedVideo(tags: FlvTag[]): FlvTag | undefined {
+  return tags.find((t) => t.type === FLV_VIDEO && !isSequenceHeader(t));
+}
