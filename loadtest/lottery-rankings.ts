@@ -19,11 +19,8 @@ import { openDatabase, type Database } from '../src/db/connect.ts';
 import { createLocalEventBus } from '../src/domain/events.ts';
 import { draw } from '../src/domain/lottery-draw.ts';
 import { createServices } from '../src/domain/services.ts';
+import { arg } from './lib/proc.ts';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
 const ENTRANTS = arg('entrants', '1000,100000').split(',').map(Number);
 const ENTER = Number(arg('enter', '5000'));
 const GIFTS = Number(arg('gifts', '20000'));

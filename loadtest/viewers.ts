@@ -15,7 +15,7 @@
 //            --pin true (server on CPU 0, bots on the other CPUs) --database-url postgres://...
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -24,14 +24,11 @@ import { fileURLToPath } from 'node:url';
 import { Callbacks, Client } from '@colyseus/sdk';
 import pg from 'pg';
 import WebSocket, { WebSocketServer } from 'ws';
+import { arg, cpuSeconds, freePort, rssBytes } from './lib/proc.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const self = fileURLToPath(import.meta.url);
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
 const log = (msg: string) => process.stderr.write(`[viewers-bench] ${msg}\n`);
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -57,15 +54,6 @@ function percentile(h: Uint32Array, p: number): number {
 const byteLength = (d: unknown): number =>
   d instanceof ArrayBuffer ? d.byteLength : ArrayBuffer.isView(d) ? d.byteLength : typeof d === 'string' ? Buffer.byteLength(d) : (d as Blob)?.size ?? 0;
 
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, clock ticks (100/s)
-}
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
 
 // ============================================================ bot process
 // argv: --role bots --target liveroom|peer --url U --room R --count C --concurrency K
@@ -201,16 +189,6 @@ function peerMain() {
 const children = new Set<ChildProcess>();
 function stopChildren() {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-}
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
 }
 
 async function api(base: string, method: string, p: string, body?: unknown, token?: string) {
