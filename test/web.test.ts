@@ -2,7 +2,9 @@
 // rooms, jobs and the media process on free ports): a streamer signs up and
 // creates a room in the console, ffmpeg pushes to the key the console shows,
 // viewers watch (frames decoded), chat (danmaku), gift (animation, balance),
-// enter a lottery the console started and see the result; moderation,
+// enter a lottery the console started and see the result (a gift lottery
+// names the catalog's gift); moderation (delete, slow mode, mute, ban and
+// followers-only chat, each seen from the viewer's own page),
 // recovery of the player after the stream drops, the home page, the language
 // switch and a phone-width layout. Screenshots go to test-artifacts/.
 import assert from 'node:assert/strict';
@@ -39,6 +41,14 @@ async function playing(page: Page, seconds = 1, timeout = 30_000): Promise<{ tim
 
 const text = (page: Page, testid: string) => page.getByTestId(testid).first().textContent();
 
+/** Sends a chat line from a room page or the console (the input is enabled once the room connection is up). */
+async function say(page: Page, line: string): Promise<void> {
+  await page.getByTestId('chat-input').fill(line);
+  await page.getByTestId('chat-send').click();
+}
+
+const chatLine = (page: Page, hasText: string) => page.getByTestId('chat-line').filter({ hasText });
+
 describe('web app in Chromium', { skip: !chromiumAvailable() && 'no /usr/bin/chromium (npm test installs it)' }, () => {
   let app: TestApp;
   let browser: Browser;
@@ -49,7 +59,14 @@ describe('web app in Chromium', { skip: !chromiumAvailable() && 'no /usr/bin/chr
   let viewer2: Visitor;
   let roomId = '';
   let rtmpUrl = '';
-  const names = { streamer: uniqueName('web_s'), viewer1: uniqueName('web_a'), viewer2: uniqueName('web_b') };
+  const names = {
+    streamer: uniqueName('web_s'),
+    viewer1: uniqueName('web_a'),
+    viewer2: uniqueName('web_b'),
+    muted: uniqueName('web_mu'),
+    banned: uniqueName('web_ban'),
+    fan: uniqueName('web_f'),
+  };
   const nick1 = `Alice ${names.viewer1.slice(-4)}`;
   const nick2 = `Bob ${names.viewer2.slice(-4)}`;
 
@@ -213,6 +230,34 @@ describe('web app in Chromium', { skip: !chromiumAvailable() && 'no /usr/bin/chr
     await c.getByTestId('lottery-winners').filter({ hasText: nick1 }).waitFor();
   });
 
+  test("a gift lottery names the gift from the catalog on the viewer page and in the console; sending it enters", async () => {
+    const c = streamer.page;
+    await c.getByTestId('lottery-prize-input').fill('A bunch of roses');
+    await c.getByTestId('lottery-winners-input').fill('1');
+    await c.getByTestId('lottery-duration').fill('10');
+    await c.getByTestId('lottery-method').selectOption('gift');
+    await c.getByTestId('lottery-gift').selectOption('rose');
+    await c.getByTestId('lottery-start').click();
+
+    const { page } = viewer2;
+    await page.getByTestId('lottery-prize').filter({ hasText: 'A bunch of roses' }).waitFor();
+    // the catalog's display name (GET /api/gifts), not the gift's id
+    for (const p of [page, c]) await p.getByTestId('lottery-how').filter({ hasText: /^Send the gift Rose to enter$/ }).waitFor();
+    // the name is the catalog's in Chinese too
+    await page.getByTestId('lang').click();
+    await page.getByTestId('lottery-how').filter({ hasText: /^赠送礼物 Rose 即可参与$/ }).waitFor();
+    await page.getByTestId('lang').click();
+    await page.getByTestId('lottery-how').filter({ hasText: /^Send the gift Rose to enter$/ }).waitFor();
+    await screenshot(page, 'room-lottery-gift');
+
+    await page.getByTestId('balance').filter({ hasText: /\d/ }).waitFor();
+    await page.getByTestId('gift-rose').click();
+    await c.getByTestId('lottery-entries').filter({ hasText: '1 entered' }).waitFor();
+    await page.getByTestId('lottery-winners').filter({ hasText: nick2 }).waitFor({ timeout: 30_000 });
+    await page.getByTestId('lottery-won').waitFor();
+    await c.getByTestId('lottery-winners').filter({ hasText: nick2 }).waitFor();
+  });
+
   test('the streamer moderates from the console: a deleted message disappears for viewers, slow mode shows', async () => {
     const c = streamer.page;
     const line = c.getByTestId('chat-line').filter({ hasText: 'hello from Bob' });
@@ -225,6 +270,92 @@ describe('web app in Chromium', { skip: !chromiumAvailable() && 'no /usr/bin/chr
     await c.getByTestId('slow-apply').click();
     await viewer1.page.getByTestId('chat-mode').waitFor({ state: 'hidden' });
     await screenshot(c, 'console-live', { fullPage: true });
+  });
+
+  test("a viewer muted from the console has their next message refused on their own page; nobody else sees it", async () => {
+    const c = streamer.page;
+    const nick = `Mia ${names.muted.slice(-4)}`;
+    const { page } = await open({ token: (await app.http.register(names.muted, PASSWORD, nick)).token });
+    await page.goto(`${app.url}/#/room/${roomId}`);
+    await say(page, 'mute me if you dare');
+    const line = chatLine(c, 'mute me if you dare');
+    await line.waitFor();
+    assert.equal(await line.locator('.nick').textContent(), nick);
+    await line.getByTestId('mod-mute').click();
+    await c.getByText('Done: mute').waitFor();
+    // the viewer is told at once, and the refusal of the next line shows on their page
+    await page.getByTestId('chat-notice').filter({ hasText: /muted until/ }).waitFor();
+    await say(page, 'am I still on air?');
+    await page.getByTestId('chat-notice').filter({ hasText: 'You are muted in this room.' }).waitFor();
+    // a later line from someone else arrives everywhere; the refused one is nowhere before it
+    await say(viewer1.page, 'after the mute');
+    for (const p of [c, viewer1.page, viewer2.page, page]) {
+      await chatLine(p, 'after the mute').waitFor();
+      assert.equal(await chatLine(p, 'am I still on air?').count(), 0, 'the muted line was not shown');
+    }
+    // muting leaves the earlier line, and the input stays usable (the mute runs out)
+    await chatLine(viewer1.page, 'mute me if you dare').waitFor();
+    assert.equal(await page.getByTestId('chat-input').isEnabled(), true);
+    await screenshot(page, 'room-muted');
+  });
+
+  test('a viewer banned from the console is removed from the room, told so, and cannot rejoin on reload', async () => {
+    const c = streamer.page;
+    const nick = `Ben ${names.banned.slice(-4)}`;
+    const banned = await open({ token: (await app.http.register(names.banned, PASSWORD, nick)).token });
+    const { page } = banned;
+    await page.goto(`${app.url}/#/room/${roomId}`);
+    await say(page, 'spam spam spam');
+    const line = chatLine(c, 'spam spam spam');
+    await line.waitFor();
+    let asked = '';
+    c.once('dialog', (d) => ((asked = d.message()), void d.accept()));
+    await line.getByTestId('mod-ban').click();
+    await c.getByText('Done: ban').waitFor();
+    assert.match(asked, new RegExp(`Ban ${nick} `));
+    // the room connection is closed for them: the page says why (in the chat and over the stopped player) and the chat is off
+    const told = async () => {
+      await page.getByTestId('chat-notice').filter({ hasText: 'You are banned from this room.' }).waitFor();
+      await page.getByTestId('player-overlay').filter({ hasText: 'You are banned from this room.' }).waitFor();
+      await page.waitForFunction(() => document.querySelector('[data-testid="player"]')?.getAttribute('data-state') === 'offline');
+      assert.equal(await page.getByTestId('chat-input').isDisabled(), true);
+    };
+    await told();
+    await screenshot(page, 'room-banned');
+    // a reload is refused at the join, and says so again
+    await page.reload();
+    await page.getByTestId('room-title').waitFor();
+    await told();
+    assert.equal(await page.getByTestId('chat-line').filter({ hasText: 'spam spam spam' }).count(), 0, 'no room state reached the banned page');
+  });
+
+  test('followers-only chat from the console: a non-follower is refused with a notice, gets through after following, and off again', async () => {
+    const c = streamer.page;
+    const { page } = await open({ token: (await app.http.register(names.fan, PASSWORD, `Fay ${names.fan.slice(-4)}`)).token });
+    await page.goto(`${app.url}/#/room/${roomId}`);
+    await page.getByTestId('follow').filter({ hasText: /^Follow$/ }).waitFor();
+    await c.getByTestId('followers-only').check();
+    await c.getByText('Done: followers_only').waitFor();
+    for (const p of [page, viewer1.page]) await p.getByTestId('chat-mode').filter({ hasText: 'Followers-only chat' }).waitFor();
+
+    await say(page, 'let me in please');
+    await page.getByTestId('chat-notice').filter({ hasText: 'Only followers can do that.' }).waitFor();
+    await page.getByTestId('follow').click();
+    await page.getByTestId('follow').filter({ hasText: 'Following' }).waitFor();
+    await say(page, 'following now');
+    for (const p of [c, viewer1.page, page]) {
+      await chatLine(p, 'following now').waitFor();
+      assert.equal(await chatLine(p, 'let me in please').count(), 0, 'the refused line was not shown');
+    }
+
+    // off again: the console's switch clears the note, and a non-follower chats once more
+    await c.getByTestId('followers-only').uncheck();
+    for (const p of [page, viewer1.page]) await p.getByTestId('chat-mode').waitFor({ state: 'hidden' });
+    await page.getByTestId('follow').click();
+    await page.getByTestId('follow').filter({ hasText: /^Follow$/ }).waitFor();
+    await say(page, 'open to everyone again');
+    for (const p of [c, viewer1.page]) await chatLine(p, 'open to everyone again').waitFor();
+    assert.equal(await c.getByTestId('followers-only').isChecked(), false);
   });
 
   test('the player recovers when the stream drops and comes back', async () => {

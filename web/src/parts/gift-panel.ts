@@ -9,7 +9,7 @@ import { api, currentUser } from '../session.ts';
 import { failed, loading } from '../states.ts';
 import { toast } from '../toast.ts';
 
-export function createGiftPanel(roomId: string, opts: { isOwnRoom: boolean }) {
+export function createGiftPanel(roomId: string, opts: { isOwnRoom: boolean; onCatalog?: (items: Gift[]) => void }) {
   const balance = h('span', { class: 'balance', testid: 'balance' });
   const count = h('select', { testid: 'gift-count', attrs: { 'aria-label': 'count' } }, ...[1, 10, 66, 188].map((n) => h('option', { text: String(n), attrs: { value: n } })));
   tr(count, 'gift.count', undefined, 'aria-label');
@@ -42,6 +42,7 @@ export function createGiftPanel(roomId: string, opts: { isOwnRoom: boolean }) {
       const [{ items }, wallet] = await Promise.all([api.gifts(), currentUser() ? api.wallet() : Promise.resolve(null)]);
       coins = wallet?.balance ?? null;
       showBalance();
+      opts.onCatalog?.(items);
       const canSend = Boolean(currentUser()) && !opts.isOwnRoom;
       replace(
         buttons,

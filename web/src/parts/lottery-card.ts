@@ -1,7 +1,8 @@
 // The room's current lottery (天选时刻): prize, how to enter, a countdown and
 // the entry count while open; the winners once drawn. The streamer's console
-// shows the same card without the enter button.
-import type { LiveRoomState, LotteryResult } from '../../../src/client/index.ts';
+// shows the same card without the enter button. A gift lottery names the gift
+// from the catalog (setGifts, from the catalog the page loaded anyway).
+import type { Gift, LiveRoomState, LotteryResult } from '../../../src/client/index.ts';
 import { h, replace } from '../dom.ts';
 import { tr } from '../i18n.ts';
 import { api, currentUser } from '../session.ts';
@@ -14,6 +15,7 @@ export function createLotteryCard(opts: { enter?: (lotteryId: string) => void })
   let results = new Map<string, LotteryResult['winners']>();
   let fetching = new Set<string>();
   let current: LiveRoomState['lottery'] | null = null;
+  let giftNames = new Map<string, string>();
   let timer: number | undefined;
 
   const render = () => {
@@ -31,8 +33,8 @@ export function createLotteryCard(opts: { enter?: (lotteryId: string) => void })
       if (entered.has(l.id)) parts.push(tr(h('p', { class: 'entered', testid: 'lottery-entered' }), 'lottery.entered'));
       else if (l.method === 'click' && opts.enter && currentUser() && left > 0)
         parts.push(tr(h('button', { class: 'btn primary', testid: 'lottery-enter', on: { click: () => opts.enter!(l.id) } }), 'lottery.enter'));
-      else if (l.method === 'danmaku') parts.push(tr(h('p', { class: 'how' }), 'lottery.howDanmaku', { keyword: l.keyword }));
-      else if (l.method === 'gift') parts.push(tr(h('p', { class: 'how' }), 'lottery.howGift', { gift: l.giftId }));
+      else if (l.method === 'danmaku') parts.push(tr(h('p', { class: 'how', testid: 'lottery-how' }), 'lottery.howDanmaku', { keyword: l.keyword }));
+      else if (l.method === 'gift') parts.push(tr(h('p', { class: 'how', testid: 'lottery-how' }), 'lottery.howGift', { gift: giftNames.get(l.giftId) ?? l.giftId }));
       // tick the countdown in place (re-rendering would swap the button under a click)
       const tick = () => {
         const s = Math.max(0, Math.ceil((Date.parse(l.endsAt) - Date.now()) / 1000));
@@ -84,6 +86,11 @@ export function createLotteryCard(opts: { enter?: (lotteryId: string) => void })
     result(r: LotteryResult) {
       results.set(r.lotteryId, r.winners);
       render();
+    },
+    /** The gift catalog (GET /api/gifts), for the gift's display name. */
+    setGifts(items: readonly Gift[]) {
+      giftNames = new Map(items.map((g) => [g.id, g.name]));
+      if (current?.id && current.status === 'open' && current.method === 'gift') render();
     },
     reset() {
       entered = new Set();

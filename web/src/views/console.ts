@@ -2,7 +2,7 @@
 // details, live status with viewer counts, ending the broadcast, chat
 // moderation, lotteries and earnings. The streamer joins their own live room
 // as its moderator, so everything here is live.
-import { LiveroomError, type Ingest, type LiveRoomConnection, type LiveSession, type LotteryInput, type RoomInfo } from '../../../src/client/index.ts';
+import { LiveroomError, type Gift, type Ingest, type LiveRoomConnection, type LiveSession, type LotteryInput, type RoomInfo } from '../../../src/client/index.ts';
 import { h, img, replace, formatNumber } from '../dom.ts';
 import { codeText, errorText } from '../errors.ts';
 import { onLangChange, t, tr, type Key } from '../i18n.ts';
@@ -226,7 +226,7 @@ function mountConsole(root: HTMLElement, initial: RoomInfo, ingest: Ingest | nul
 
   // --- lottery
   const lotteryCard = createLotteryCard({});
-  const lotteryForm = createLotteryForm(room.id);
+  const lotteryForm = createLotteryForm(room.id, (items) => lotteryCard.setGifts(items));
 
   root.append(
     h(
@@ -315,7 +315,7 @@ function mountConsole(root: HTMLElement, initial: RoomInfo, ingest: Ingest | nul
   };
 }
 
-function createLotteryForm(roomId: string): HTMLElement {
+function createLotteryForm(roomId: string, onGifts: (items: Gift[]) => void): HTMLElement {
   const prize = h('input', { testid: 'lottery-prize-input', attrs: { required: true, maxlength: 100 } });
   const winners = h('input', { testid: 'lottery-winners-input', attrs: { type: 'number', min: 1, max: 100, value: 1, required: true } });
   const method = h(
@@ -326,7 +326,10 @@ function createLotteryForm(roomId: string): HTMLElement {
   const keyword = h('input', { testid: 'lottery-keyword', attrs: { maxlength: 32 } });
   const gift = h('select', { testid: 'lottery-gift' });
   api.gifts().then(
-    ({ items }) => gift.replaceChildren(...items.map((g) => h('option', { text: `${g.icon} ${g.name}`, attrs: { value: g.id } }))),
+    ({ items }) => {
+      gift.replaceChildren(...items.map((g) => h('option', { text: `${g.icon} ${g.name}`, attrs: { value: g.id } })));
+      onGifts(items);
+    },
     () => {},
   );
   const duration = h('input', { testid: 'lottery-duration', attrs: { type: 'number', min: 5, max: 86400, value: 60, required: true } });

@@ -153,8 +153,9 @@ function mountRoom(root: HTMLElement, room: RoomInfo): () => void {
 
   // --- side panels
   const chat = createChatPanel({ send: me ? (text) => conn?.chat(text) : undefined });
-  const gifts = createGiftPanel(room.id, { isOwnRoom: isOwner });
   const lottery = createLotteryCard({ enter: (lotteryId) => conn?.enterLottery(lotteryId) });
+  // the gift panel's catalog names the gift of a gift lottery
+  const gifts = createGiftPanel(room.id, { isOwnRoom: isOwner, onCatalog: (items) => lottery.setGifts(items) });
   const fans = createTopFans();
   const description = room.description ? h('p', { class: 'description muted', text: room.description }) : null;
 
@@ -169,6 +170,13 @@ function mountRoom(root: HTMLElement, room: RoomInfo): () => void {
   applyStatus(false);
 
   // --- the live room
+  // banned: out of the room, so no status reaches this page any more; the player stops and says why
+  const showBanned = () => {
+    chat.notice(t('room.banned'));
+    player.stop('offline');
+    tr(overlay, 'room.banned');
+    overlay.hidden = false;
+  };
   const wire = (c: LiveRoomConnection) => {
     let ready = false;
     c.onChat((line) => {
@@ -211,10 +219,7 @@ function mountRoom(root: HTMLElement, room: RoomInfo): () => void {
       if (closed) return;
       conn = undefined;
       chat.setReady(false);
-      if (code === 4403) {
-        chat.notice(t('room.banned'));
-        return;
-      }
+      if (code === 4403) return showBanned();
       chat.setStatus(t('player.reconnecting'));
       rejoinTimer = window.setTimeout(join, 2000);
     });
@@ -231,7 +236,7 @@ function mountRoom(root: HTMLElement, room: RoomInfo): () => void {
       },
       (e: unknown) => {
         if (closed) return;
-        if (e instanceof LiveroomError && e.code === 'banned') return chat.notice(t('room.banned'));
+        if (e instanceof LiveroomError && e.code === 'banned') return showBanned();
         chat.setStatus(errorText(e));
         rejoinTimer = window.setTimeout(join, 3000);
       },
