@@ -107,6 +107,42 @@ for (const mode of modes) {
       assert.equal(runs.length, 1, 'not run again after a second restart');
     });
 
+    test('close() takes no more work: nothing runs after it resolves, and a job it did not run runs once after a restart', async () => {
+      const first = await runner();
+      const queue = queueName();
+      let phase: 'open' | 'closed' | 'restarted' = 'open';
+      const runs: string[] = [];
+      const process = async () => void runs.push(phase);
+      first.runner.define({ queue, process });
+      await first.runner.startWorkers();
+      await first.runner.enqueue(queue, {}, { jobId: 'close-race' });
+      // close while the runner is picking the job up (its claim in flight)
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      await first.runner.close();
+      phase = 'closed';
+      // a job taken before the close and run after it would show up by now
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(runs, runs.filter((p) => p === 'open'), 'no job ran after close() resolved');
+
+      const second = await runner(first.prefix);
+      second.runner.define({ queue, process });
+      phase = 'restarted';
+      await second.runner.startWorkers();
+      await eventually(() => runs.length === 1, 'the job, before the close or after the restart');
+      // once: a sentinel enqueued after it has run, and the job has not run again
+      let sentinel = false;
+      const q2 = queueName();
+      second.runner.define({ queue: q2, process: async () => void (sentinel = true) });
+      await second.runner.close();
+      const third = await runner(first.prefix);
+      third.runner.define({ queue, process });
+      third.runner.define({ queue: q2, process: async () => void (sentinel = true) });
+      await third.runner.startWorkers();
+      await third.runner.enqueue(q2, {}, { runAt: new Date(Date.now() + 300) });
+      await eventually(() => sentinel, 'sentinel');
+      assert.equal(runs.length, 1, 'run exactly once');
+    });
+
     test('a failing job retries with exponential backoff, then succeeds; metrics count each attempt', async () => {
       const { runner: r, registry } = await runner();
       const queue = queueName();

@@ -294,6 +294,12 @@ for (const mode of modes) {
       assert.equal((await app.http.request('POST', `/api/rooms/${roomId}/lotteries`, { json: { method: 'click', prize: 'p', winners: 1, durationSec: 5 } })).status, 401);
       assert.equal((await app.http.request('GET', `/api/lotteries/not-an-id`)).status, 400);
       assert.equal((await app.http.request('GET', `/api/lotteries/${randomUUID()}`)).status, 404);
+      // the entrant list's cursor is a user id: a NUL byte in it is a 400 with a code, not a database error
+      const listed = await create(other, await createRoom(app, other), { method: 'click', durationSec: 30 });
+      assert.equal(listed.status, 201, JSON.stringify(listed.body));
+      const nul = await app.http.request('GET', `/api/lotteries/${listed.body.lottery.id}/entries?cursor=%00`);
+      assert.equal(nul.status, 400, JSON.stringify(nul.body));
+      assert.equal(nul.body.error.code, 'validation_failed');
       const none = await query<{ n: number }>(app.services.database, sql`SELECT count(*)::int AS n FROM lotteries WHERE room_id = ${roomId}`);
       assert.equal(Number(none[0]!.n), 0);
     });

@@ -16,6 +16,10 @@ import { createRoom, NO_SHEDDING } from './helpers/wallet.ts';
 
 const ENV = { ...NO_SHEDDING, SIGNUP_BONUS: '1000', RANKINGS_DEBOUNCE_MS: '200', LOG_LEVEL: 'silent' };
 const WINDOWS: RankWindow[] = ['hour', 'day', 'week', 'all'];
+// Awaited before the first test: under --test-force-exit (npm test) the file exits once the tests known so far
+// have finished, so describes declared after a later top-level await would never run.
+const kinds = await dbKinds();
+const redisUp = await redisAvailable();
 
 test('periods are UTC calendar hours, days and ISO weeks', () => {
   const t = new Date('2026-11-25T13:47:12.345Z'); // a Wednesday
@@ -59,7 +63,7 @@ function untilBoards(conn: RankingsConnection, check: () => boolean, what: strin
 }
 const byScoreThenId = (a: { id: string; score: number }, b: { id: string; score: number }) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
-for (const kind of await dbKinds()) {
+for (const kind of kinds) {
   describe(`rankings fixture (${kind})`, () => {
     let app: TestApp;
     before(async () => {
@@ -154,7 +158,7 @@ for (const kind of await dbKinds()) {
 }
 
 const live: { name: string; env: () => Promise<Record<string, string>>; prefix?: string }[] = [{ name: 'in-process jobs', env: async () => ({}) }];
-if (await redisAvailable()) {
+if (redisUp) {
   const prefix = newPrefix();
   live.push({ name: 'bullmq', env: async () => bullmqEnv(prefix), prefix });
 }
@@ -164,7 +168,7 @@ for (const mode of live) {
     let app: TestApp;
     const open: RankingsConnection[] = [];
     before(async () => {
-      app = await startTestApp((await dbKinds())[0]!, { ...ENV, ...(await mode.env()) });
+      app = await startTestApp(kinds[0]!, { ...ENV, ...(await mode.env()) });
     });
     after(async () => {
       await Promise.allSettled(open.map((c) => c.leave()));

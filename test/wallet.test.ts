@@ -143,6 +143,9 @@ for (const kind of await dbKinds()) {
         { userId: u.id, amount: 10, extra: true },
         { userId: 'nope', amount: 10 },
         { userId: u.id, amount: 10, note: '' },
+        // a NUL byte cannot be stored in a PostgreSQL text or jsonb: a 400, never a 500
+        { userId: u.id, amount: 10, note: 'a\u0000b' },
+        { userId: u.id, amount: 10, note: 'bell\u0007' },
         [u.id, 10],
       ];
       for (const json of bodies) {
@@ -202,6 +205,65 @@ for (const kind of await dbKinds()) {
       assert.ok(r.body.violations.some((v: any) => v.check === 'total_not_zero'));
       await db.execute(sql`update accounts set balance = balance + 7 where id = ${'wallet:' + u.id}`);
       await check();
+    });
+  });
+
+  describe(`coins issued never pass the largest safe integer (${kind})`, () => {
+    let app: TestApp;
+    let admin: string;
+    before(async () => {
+      // An installation that lets admins grant any amount a client can send exactly.
+      app = await startTestApp(kind, { ...NO_SHEDDING, ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password, SIGNUP_BONUS: '1000', GRANT_MAX_AMOUNT: String(Number.MAX_SAFE_INTEGER) });
+      const login = await app.http.request('POST', '/api/auth/login', { json: ADMIN });
+      assert.equal(login.status, 200);
+      admin = login.body.token;
+    });
+    after(() => app.close());
+
+    test('a grant past it is 409 and moves nothing; balances and the check stay exact integers', async () => {
+      const grant = (userId: string, amount: number) => app.http.request('POST', '/api/admin/wallet/grant', { token: admin, json: { userId, amount } });
+      const checkReport = async () => {
+        const r = await app.http.request('GET', '/api/admin/ledger/check', { token: admin });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        assert.deepEqual(r.body.violations, []);
+        return r.body as { issued: number; transfers: number };
+      };
+      const [a, b] = [await app.http.register(uniqueName('rich')), await app.http.register(uniqueName('rich'))];
+      const before = await checkReport();
+      const room = Number.MAX_SAFE_INTEGER - before.issued;
+
+      // one wallet past the largest safe integer
+      const over = await grant(a.id, Number.MAX_SAFE_INTEGER);
+      assert.equal(over.status, 409, JSON.stringify(over.body));
+      assert.equal(over.body.error.code, 'conflict');
+      // two wallets that are safe apiece but not together
+      const half = Math.floor(room / 2) + 1;
+      assert.equal((await grant(a.id, half)).status, 201);
+      const second = await grant(b.id, half);
+      assert.equal(second.status, 409, JSON.stringify(second.body));
+
+      const wallet = async (token: string) => {
+        const r = await app.http.request('GET', '/api/wallet', { token });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        return r.body.balance as number;
+      };
+      assert.equal(await wallet(a.token), 1000 + half);
+      assert.equal(await wallet(b.token), 1000);
+      const mid = await checkReport();
+      assert.equal(mid.issued, before.issued + half);
+      assert.equal(mid.transfers, before.transfers + 1);
+
+      // exactly up to it is fine; one coin more is not
+      const rest = Number.MAX_SAFE_INTEGER - mid.issued;
+      const full = await grant(b.id, rest);
+      assert.equal(full.status, 201, JSON.stringify(full.body));
+      assert.equal(full.body.balance, 1000 + rest);
+      assert.equal((await grant(b.id, 1)).status, 409);
+      assert.equal((await checkReport()).issued, Number.MAX_SAFE_INTEGER);
+      // a new user's signup bonus cannot be issued either: nothing is created
+      const late = await app.http.request('POST', '/api/auth/register', { json: { username: uniqueName('late'), password: 'a long enough password' } });
+      assert.equal(late.status, 409, JSON.stringify(late.body));
+      assert.equal((await checkReport()).issued, Number.MAX_SAFE_INTEGER);
     });
   });
 }

@@ -45,13 +45,22 @@ export interface LedgerItem {
   note: string | null;
 }
 
-// A grant moves coins from issuance (which alone may go negative) to a wallet.
+/**
+ * The most coins there may ever be: every coin comes from issuance, so while
+ * the coins issued stay within it, every balance, sum and total stays a safe
+ * JavaScript integer (and far inside PostgreSQL's bigint).
+ */
+export const MAX_COINS_ISSUED = Number.MAX_SAFE_INTEGER;
+
+// A grant moves coins from issuance (which alone may go negative) to a wallet,
+// unless it would take the coins issued past MAX_COINS_ISSUED (then nothing is written).
 export const GRANT_STATEMENT: Statement = {
-  name: 'ledger_grant_v1',
+  name: 'ledger_grant_v2',
   text: `
 with credit as (
   insert into accounts as a (id, slot, kind, owner_id, balance)
-  values ($1::text, 0, 'wallet', $2::text, $3::bigint)
+  select $1::text, 0, 'wallet', $2::text, $3::bigint
+  from accounts i where i.id = 'issuance' and i.slot = 0 and i.balance - $3::bigint >= -${MAX_COINS_ISSUED}::bigint
   on conflict (id, slot) do update set balance = a.balance + excluded.balance
   returning a.balance
 ), tr as (
@@ -60,7 +69,8 @@ with credit as (
   returning id, at
 ), debit as (
   update accounts set balance = balance - $3::bigint
-  where id = 'issuance' and slot = 0 and exists (select 1 from tr)
+  -- re-checked on the locked row: a concurrent grant past the cap leaves this transfer unbalanced, so it cannot commit
+  where id = 'issuance' and slot = 0 and exists (select 1 from tr) and balance - $3::bigint >= -${MAX_COINS_ISSUED}::bigint
   returning balance
 ), ent as (
   insert into entries (transfer_id, account_id, slot, amount, balance_after)
@@ -166,6 +176,8 @@ export function createLedger(deps: LedgerDeps) {
     const rows = await run(GRANT_STATEMENT, [
       walletOf(input.userId), input.userId, input.amount, transferId, input.kind, input.actorId, input.note ?? null, input.ip ?? null,
     ]);
+    if (rows.length === 0)
+      throw new DomainError('conflict', `this grant would take the coins issued past ${MAX_COINS_ISSUED}; nothing was granted`, { field: 'amount' });
     return { balance: toInt(rows[0]!.balance), transferId };
   }
 

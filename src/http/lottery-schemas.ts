@@ -44,7 +44,8 @@ export const enterReply = z.object({ lotteryId: z.string(), entered: z.boolean()
 
 export const entrantsQuery = (maxLimit: number) =>
   z.strictObject({
-    cursor: z.string().max(128).optional(),
+    // The last user id of the previous page; PostgreSQL text cannot hold a NUL byte, so one is a 400, not a database error.
+    cursor: z.string().max(128).refine((c) => !c.includes('\u0000'), 'cursor is not valid').optional(),
     limit: z.coerce.number().int().min(1).max(maxLimit).default(Math.min(1000, maxLimit)),
   });
 export const entrantsReply = z.object({

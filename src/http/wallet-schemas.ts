@@ -1,7 +1,7 @@
 // Zod schemas of the wallet, ledger and gift endpoints (requests and replies).
 import { z } from 'zod';
 import { giftIdPattern } from '../domain/gift-catalog.ts';
-import { id, pageQuery } from './schemas.ts';
+import { id, pageQuery, plainText } from './schemas.ts';
 
 export const idempotencyHeader = z.object({
   'idempotency-key': z
@@ -37,7 +37,8 @@ export const grantBody = (maxAmount: number) =>
   z.strictObject({
     userId: id,
     amount: z.number().int().min(1).max(maxAmount),
-    note: z.string().trim().min(1).max(200).optional(),
+    // Plain text like every other free-text field: a NUL byte or other control character is a 400, not a database error.
+    note: plainText('note', 1, 200).optional(),
   });
 export const balanceReply = z.object({ balance: z.number().int() });
 

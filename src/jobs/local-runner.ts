@@ -56,6 +56,8 @@ export function createLocalRunner(opts: {
   let timerAt = Infinity;
   let ticking = false;
   let tickAgain = false;
+  /** Settles when the running tick (if any) is over: close() waits for it, so no claim is still in flight. */
+  let tickDone: Promise<void> = Promise.resolve();
   let lastCleanup = 0;
 
   const rows = async <T>(q: ReturnType<typeof sql>): Promise<T[]> => ((await db.execute(q)) as unknown as { rows: T[] }).rows;
@@ -81,6 +83,8 @@ export function createLocalRunner(opts: {
       return;
     }
     ticking = true;
+    let release!: () => void;
+    tickDone = new Promise((resolve) => (release = resolve));
     try {
       do {
         tickAgain = false;
@@ -97,6 +101,7 @@ export function createLocalRunner(opts: {
       wake(now() + settings.pollMs);
     } finally {
       ticking = false;
+      release();
     }
   }
 
@@ -121,8 +126,9 @@ export function createLocalRunner(opts: {
     for (const row of claimed) {
       const def = defs.get(row.queue)!;
       const n = running.get(row.queue) ?? 0;
-      if (n >= (def.concurrency ?? settings.concurrency)) {
-        // More rows than this queue has room for (the limit is shared): hand it back untouched.
+      if (closing || n >= (def.concurrency ?? settings.concurrency)) {
+        // Closing (the claim was in flight when close() began), or more rows than this queue has room for
+        // (the limit is shared): hand it back untouched, for the next start or another process.
         await db.execute(sql`UPDATE jobs SET status = 'pending', attempts = attempts - 1, locked_until = NULL WHERE id = ${row.id}`);
         tickAgain = true;
         continue;
@@ -245,6 +251,8 @@ export function createLocalRunner(opts: {
       if (timer) clearTimeout(timer);
       for (const t of scheduleTimers) clearTimeout(t);
       scheduleTimers.clear();
+      // A tick in progress may have a claim in flight: it hands those rows back before the database closes.
+      await tickDone;
       // Running jobs finish (and record their result) before the database closes.
       while (inflight.size > 0) await Promise.allSettled([...inflight]);
     }),
