@@ -105,6 +105,15 @@ const configSchema = z.object({
   MEDIA_FFMPEG_MAX_BACKLOG_BYTES: int(8 * 1024 * 1024, 256 * 1024), // an ffmpeg (HLS) that falls this far behind its input is restarted
   THUMBNAIL_EVERY_SEC: int(10, 1), // a live room's preview snapshot is refreshed this often
   THUMBNAIL_WIDTH_PX: int(640, 64).pipe(z.number().max(3840)),
+  // WHIP (WebRTC) ingest in the media process (src/media/whip.ts)
+  WHIP_MAX_SESSIONS: int(20, 0), // WebRTC publishers per media node (each runs a transcoding ffmpeg); 0 turns WHIP off
+  WHIP_MAX_SDP_BYTES: int(64 * 1024, 1024), // largest SDP offer
+  WHIP_VIDEO_KBPS: int(2500, 100).pipe(z.number().max(20_000)), // H.264 bitrate of the transcoded stream
+  WHIP_START_TIMEOUT_SEC: int(15, 1), // a session whose media has not started (or whose peer stays disconnected) this long is closed
+  /** Extra host candidate addresses (comma-separated), e.g. the public IP behind NAT; loopback serves browsers on this machine. */
+  WHIP_ICE_HOST_ADDRESSES: z.string().default('127.0.0.1'),
+  WHIP_ICE_PORT_MIN: int(0, 0).pipe(z.number().max(65535)), // UDP ports for WebRTC (0 and 0: any); open them in the firewall
+  WHIP_ICE_PORT_MAX: int(0, 0).pipe(z.number().max(65535)),
 
   // wallet and gifts (coins are integers)
   SIGNUP_BONUS: int(1000, 0), // coins granted at registration; 0 turns the bonus off
@@ -201,6 +210,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const c = parsed.data;
+  if ((c.WHIP_ICE_PORT_MIN > 0 || c.WHIP_ICE_PORT_MAX > 0) && !(c.WHIP_ICE_PORT_MIN > 0 && c.WHIP_ICE_PORT_MAX > c.WHIP_ICE_PORT_MIN))
+    throw new ConfigError('invalid configuration:\n  WHIP_ICE_PORT_MIN, WHIP_ICE_PORT_MAX: give both, with MIN < MAX (or neither)');
   const dataDir = path.resolve(c.DATA_DIR);
   const publicUrl = (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/$/, '');
   const mediaPublicUrl = (c.MEDIA_PUBLIC_URL ?? `http://localhost:${c.MEDIA_HTTP_PORT}`).replace(/\/$/, '');

@@ -380,6 +380,26 @@ describe('FLV playback with a scripted broadcast', () => {
     }
   });
 
+  test('a viewer joining before the publisher sent anything still gets the metadata and sequence headers first', async () => {
+    // a WHIP bridge goes live seconds before its ffmpeg writes the FLV header: early viewers wait in between
+    const b = fakeBroadcast('s0');
+    playback.attach('s0', b);
+    const v = httpViewer(`${base}/s0.flv`);
+    try {
+      await until('the viewer', () => playback.viewers('s0') === 1);
+      b.send(Buffer.from('FLV\x01\x05\0\0\0\x09\0\0\0\0', 'latin1'), meta(), aacHeader(), avcHeader());
+      await turn();
+      b.send(audio(10), key(40), audio(50), inter(80));
+      await until('the keyframe and after', () => v.tags.length >= 6);
+      await turn();
+      assert.deepEqual(v.tags.map(describeTag), ['meta', 'aseq', 'vseq', 'vK40', 'a50', 'v80']);
+    } finally {
+      v.abort();
+      await v.ended;
+      playback.detach('s0');
+    }
+  });
+
   test('a viewer joining before any keyframe starts at the next keyframe', async () => {
     const b = fakeBroadcast('s2');
     playback.attach('s2', b);

@@ -10,7 +10,7 @@ import { END_REASONS, files, liveSessions, rooms, users } from '../db/schema.ts'
 import { recordAudit } from './audit.ts';
 import { DomainError, isUniqueViolation } from './errors.ts';
 import type { EventBus } from './events.ts';
-import { newId } from './ids.ts';
+import { isId, newId } from './ids.ts';
 import { decodeCursor, toPage, type Page } from './pagination.ts';
 import type { RequestContext } from './users.ts';
 
@@ -45,7 +45,7 @@ export interface Ingest {
   /** OBS "Server" field (the URL without the key). */
   server: string;
   streamKey: string;
-  /** WebRTC ingest is not available yet. */
+  /** WHIP (WebRTC) ingest: POST an SDP offer here with `Authorization: Bearer <streamKey>`; null when off. */
   whipUrl: string | null;
 }
 
@@ -82,6 +82,8 @@ export interface RoomUrls {
   mediaUrl: string;
   /** RTMP ingest base, e.g. rtmp://localhost:1935/live. */
   rtmpUrl: string;
+  /** WHIP endpoint (on the media node), or null when WHIP ingest is off. */
+  whipUrl: string | null;
 }
 
 export interface RoomInput {
@@ -140,7 +142,7 @@ export function createRooms(deps: RoomsDeps) {
     rtmpUrl: `${deps.urls().rtmpUrl}/${streamKey}`,
     server: deps.urls().rtmpUrl,
     streamKey,
-    whipUrl: null,
+    whipUrl: deps.urls().whipUrl,
   });
 
   const selectRooms = () => db.select(roomColumns).from(rooms).innerJoin(users, eq(users.id, rooms.streamerId));
@@ -248,7 +250,8 @@ export function createRooms(deps: RoomsDeps) {
       const after = decodeCursor(q.cursor, 3);
       if (after) {
         const [l, o, i] = after;
-        if (typeof l !== 'number' || typeof o !== 'number' || typeof i !== 'string')
+        // a cursor is client input: only what toPage() makes (0|1, an int4 count, an id) may reach the query
+        if ((l !== 0 && l !== 1) || !Number.isInteger(o) || (o as number) < 0 || (o as number) > 2 ** 31 - 1 || typeof i !== 'string' || !isId(i))
           throw new DomainError('validation_failed', 'cursor is not valid', { field: 'cursor' });
         conditions.push(sql`(${live}, ${rooms.online}, ${rooms.id}) < (${l}, ${o}, ${i})`);
       }
@@ -292,10 +295,9 @@ export function createRooms(deps: RoomsDeps) {
         }
         await recordAudit(tx, { actorId: actor.id, action: 'room.stream_key_rotate', target: id, ip: ctx.ip });
       });
-      if (wasLive) {
-        await deps.events.publish('room.kick', { roomId: id, reason: 'key_rotated' });
-        await publishStatus(id, 'ended');
-      }
+      // Kick even when not live: an encoder authorized on the old key a moment ago may be going live right now.
+      await deps.events.publish('room.kick', { roomId: id, reason: 'key_rotated' });
+      if (wasLive) await publishStatus(id, 'ended');
       return ingestOf(streamKey);
     },
 
@@ -319,6 +321,7 @@ export function createRooms(deps: RoomsDeps) {
     async sessions(id: string, q: { cursor?: string; limit: number }): Promise<Page<LiveSession>> {
       await get(id);
       const after = decodeCursor(q.cursor, 1);
+      if (after && (typeof after[0] !== 'string' || !isId(after[0]))) throw new DomainError('validation_failed', 'cursor is not valid', { field: 'cursor' });
       const rows = await db
         .select()
         .from(liveSessions)
@@ -394,23 +397,23 @@ export function createRooms(deps: RoomsDeps) {
       for (const r of changed) await publishStatus(r.id, 'live', true);
     },
 
-    /** Rooms live but interrupted since before `before`: their broadcasts end as media failures. */
-    async endInterrupted(before: Date): Promise<string[]> {
-      const stale = await db
-        .select({ id: rooms.id })
-        .from(rooms)
-        .where(and(eq(rooms.status, 'live'), eq(rooms.interrupted, true), sql`${rooms.updatedAt} < ${before.toISOString()}`));
+    /**
+     * These rooms' broadcasts end as media failures if they are still interrupted (their publisher did not
+     * come back). The caller keeps the time: `updatedAt` moves with any edit of the room, so it cannot tell how
+     * long a room has been interrupted.
+     */
+    async endInterrupted(roomIds: string[]): Promise<string[]> {
       const ended: string[] = [];
-      for (const r of stale) {
+      for (const id of roomIds) {
         const done = await db.transaction(async (tx) => {
-          const [room] = await tx.select().from(rooms).where(eq(rooms.id, r.id)).for('update');
+          const [room] = await tx.select().from(rooms).where(eq(rooms.id, id)).for('update');
           if (room?.status !== 'live' || !room.interrupted) return false;
-          await endSession(tx, r.id, 'media_failure');
+          await endSession(tx, id, 'media_failure');
           return true;
         });
         if (done) {
-          ended.push(r.id);
-          await publishStatus(r.id, 'ended');
+          ended.push(id);
+          await publishStatus(id, 'ended');
         }
       }
       return ended;

@@ -47,7 +47,11 @@ export function createServices(config: Config, database: Database, events: Event
     db,
     events,
     fileUrl: files.urlOf,
-    urls: () => ({ publicUrl: config.publicUrl, mediaUrl: config.mediaPublicUrl, rtmpUrl: config.rtmpPublicUrl, ...opts.mediaUrls?.() }),
+    urls: () => {
+      const u = { publicUrl: config.publicUrl, mediaUrl: config.mediaPublicUrl, rtmpUrl: config.rtmpPublicUrl, ...opts.mediaUrls?.() };
+      // WHIP is served by the media node, next to FLV and HLS
+      return { ...u, whipUrl: config.WHIP_MAX_SESSIONS > 0 ? `${u.mediaUrl}/whip` : null };
+    },
   });
   const users = createUsers({
     db,

@@ -13,9 +13,20 @@ export interface MediaSettings {
   rtmp: { maxConnections: number; handshakeTimeoutMs: number; idleTimeoutMs: number; maxMessageBytes: number; maxCommandBytes: number; maxChunkStreams: number };
   hls: { segmentSec: number; listSize: number; viewerWindowMs: number; maxBacklogBytes: number };
   thumbnail: { everyMs: number; widthPx: number };
+  whip: WhipSettings;
   viewersReportMs: number;
   /** Questions to the supervisor fail after this. */
   ipcTimeoutMs: number;
+}
+
+export interface WhipSettings {
+  maxSessions: number;
+  maxSdpBytes: number;
+  videoKbps: number;
+  startTimeoutMs: number;
+  pliEveryMs: number;
+  iceHostAddresses: string[];
+  icePortRange?: [number, number];
 }
 
 export type AuthorizeAnswer = { ok: true; roomId: string; record: boolean } | { ok: false; reason: string };

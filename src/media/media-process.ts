@@ -19,6 +19,7 @@ import type { AuthorizeAnswer, ChildMessage, MediaRequest, MediaSettings, Parent
 import { createFlvPlayback, type FlvPlayback } from './playback.ts';
 import { RoomOutputs } from './room-outputs.ts';
 import { startRtmpIngest, type Publisher, type RtmpIngest } from './rtmp-ingest.ts';
+import { createWhipIngest, type WhipIngest } from './whip.ts';
 
 interface Live {
   roomId: string;
@@ -68,7 +69,20 @@ async function main(settings: MediaSettings): Promise<void> {
     viewerWindowMs: settings.hls.viewerWindowMs,
     maxViewersPerRoom: settings.flv.maxViewers,
   });
-  const playback: FlvPlayback = await createFlvPlayback({ host: settings.host, port: settings.httpPort, logger, ...settings.flv, onRequest: hls.handle });
+  // WHIP publishers come in on the playback port and are bridged to RTMP (rtmpPort is known once ingest listens)
+  let rtmpPort = 0;
+  const whip: WhipIngest | undefined =
+    settings.whip.maxSessions > 0
+      ? createWhipIngest({
+          ffmpegPath: bin,
+          rtmpPort: () => rtmpPort,
+          authorize: (key) => ask<AuthorizeAnswer>({ op: 'authorize', key }),
+          settings: settings.whip,
+          logger,
+          onFfmpeg: (pid, running) => send({ t: 'ffmpeg', pid, running }),
+        })
+      : undefined;
+  const playback: FlvPlayback = await createFlvPlayback({ host: settings.host, port: settings.httpPort, logger, ...settings.flv, onRequest: hls.handle, intercept: whip?.handle });
   const outputSettings = {
     ffmpegPath: bin,
     dataDir: settings.dataDir,
@@ -94,7 +108,9 @@ async function main(settings: MediaSettings): Promise<void> {
 
   const onPublish = (p: Publisher) => {
     const log = logger.child({ session: p.id, ip: p.address });
-    ask<AuthorizeAnswer>({ op: 'authorize', key: p.key }).then(
+    // a WHIP bridge publishes under a one-time name whose key was checked when its offer came in
+    const bridged = whip?.claim(p.key);
+    (bridged ? Promise.resolve<AuthorizeAnswer>(bridged) : ask<AuthorizeAnswer>({ op: 'authorize', key: p.key })).then(
       (ans) => {
         if (p.closed()) return;
         if (!ans.ok) {
@@ -134,6 +150,7 @@ async function main(settings: MediaSettings): Promise<void> {
   let ingest: RtmpIngest;
   try {
     ingest = await startRtmpIngest({ host: settings.host, port: settings.rtmpPort, limits: settings.rtmp, logger, onPublish });
+    rtmpPort = ingest.port;
   } catch (err) {
     await playback.close();
     throw err;
@@ -156,6 +173,7 @@ async function main(settings: MediaSettings): Promise<void> {
     shuttingDown ??= (async () => {
       clearInterval(report);
       // not reported as stopped: the supervisor is going away with us; the next start sorts the rooms out
+      await whip?.close();
       await Promise.all([...live.values()].map((l) => stop(l, false)));
       await ingest.close();
       await playback.close();

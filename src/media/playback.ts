@@ -65,6 +65,8 @@ export interface FlvPlaybackOptions {
   maxViewers?: number;
   /** Other GET/HEAD routes on the same server (HLS): return true when the request was handled. */
   onRequest?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+  /** Runs before the method checks (WHIP takes POST, DELETE and its own OPTIONS); true = handled. */
+  intercept?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
 
 export const FLV_DEFAULTS = {
@@ -243,6 +245,9 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
         room.gopSent = 0;
         break;
     }
+    // viewers waiting for a keyframe get nothing else, but must not miss what a decoder needs first
+    // (it comes after they joined when the publisher was slow to start, e.g. a WHIP bridge)
+    if (kind === TAG_META || kind === TAG_AUDIO_HEADER || kind === TAG_VIDEO_HEADER) for (const v of room.waiting) send(room, v, tag);
     if (room.gop !== null && kind !== TAG_META && kind !== TAG_AUDIO_HEADER && kind !== TAG_VIDEO_HEADER) {
       room.gop.push(tag);
       room.gopBytes += tag.length;
@@ -383,6 +388,7 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
   };
 
   server.on('request', (req, res) => {
+    if (opts.intercept?.(req, res)) return;
     if (req.method === 'OPTIONS') {
       res.writeHead(204, CORS_HEADERS);
       res.end();

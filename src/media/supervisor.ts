@@ -22,6 +22,8 @@ const CHILD = fileURLToPath(new URL('./media-process.ts', import.meta.url));
 const STABLE_MS = 30_000;
 /** The startup may take this long (the first fork also loads node-media-server). */
 const READY_TIMEOUT_MS = 30_000;
+/** A WHIP publisher is asked for a keyframe this often (the bridge's ffmpeg can only start on one). */
+const WHIP_PLI_EVERY_MS = 2000;
 const ENV_PASSED = ['PATH', 'HOME', 'TMPDIR', 'TZ', 'LANG', 'LC_ALL'];
 
 export interface MediaSupervisor {
@@ -109,14 +111,22 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
     timers.add(t);
   };
 
+  /** Rooms this supervisor interrupted (a media crash, or left live by a previous run), and when. */
+  const interruptedAt = new Map<string, number>();
   /** Interrupted broadcasts whose publisher did not come back in time end as media failures. */
-  const endStaleLater = () =>
+  const endStaleLater = (roomIds: string[]) => {
+    const now = Date.now();
+    for (const id of roomIds) interruptedAt.set(id, now);
     later(graceMs + 250, () => {
-      services.rooms.endInterrupted(new Date(Date.now() - graceMs)).then(
+      const due = [...interruptedAt].filter(([, at]) => Date.now() - at >= graceMs).map(([id]) => id);
+      for (const id of due) interruptedAt.delete(id);
+      if (due.length === 0) return;
+      services.rooms.endInterrupted(due).then(
         (ended) => ended.length && log.warn({ rooms: ended }, 'broadcasts ended: their publisher did not come back after a media restart'),
         (err) => log.error({ err }, 'ending interrupted broadcasts failed'),
       );
     });
+  };
 
   /** Recordings of broadcasts that ended are remuxed (a job, after the media process closed its files). */
   async function finishRecordings(roomId?: string): Promise<void> {
@@ -152,6 +162,15 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
       maxBacklogBytes: config.MEDIA_FFMPEG_MAX_BACKLOG_BYTES,
     },
     thumbnail: { everyMs: config.THUMBNAIL_EVERY_SEC * 1000, widthPx: config.THUMBNAIL_WIDTH_PX },
+    whip: {
+      maxSessions: config.WHIP_MAX_SESSIONS,
+      maxSdpBytes: config.WHIP_MAX_SDP_BYTES,
+      videoKbps: config.WHIP_VIDEO_KBPS,
+      startTimeoutMs: config.WHIP_START_TIMEOUT_SEC * 1000,
+      pliEveryMs: WHIP_PLI_EVERY_MS,
+      iceHostAddresses: config.WHIP_ICE_HOST_ADDRESSES.split(',').map((a) => a.trim()).filter(Boolean),
+      ...(config.WHIP_ICE_PORT_MIN > 0 && config.WHIP_ICE_PORT_MAX > config.WHIP_ICE_PORT_MIN ? { icePortRange: [config.WHIP_ICE_PORT_MIN, config.WHIP_ICE_PORT_MAX] as [number, number] } : {}),
+    },
     viewersReportMs: config.MEDIA_VIEWERS_REPORT_SEC * 1000,
     ipcTimeoutMs: config.MEDIA_IPC_TIMEOUT_MS,
   });
@@ -168,6 +187,7 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
         value = await serial(req.roomId, async () => {
           const sessionId = await services.rooms.publishStarted(req.roomId);
           liveRooms.add(req.roomId);
+          interruptedAt.delete(req.roomId);
           if (req.record) await services.recordings.start(req.roomId, sessionId);
           return { sessionId };
         });
@@ -252,7 +272,7 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
     liveRooms.clear();
     if (lost.length === 0) return;
     await persist('interrupt', () => services.rooms.interrupt(lost));
-    endStaleLater();
+    endStaleLater(lost);
   }
 
   /** Forks the media process; resolves once it listens, rejects if it exits first. */
@@ -324,7 +344,7 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
     const stale = await services.rooms.liveRoomIds();
     if (stale.length > 0) {
       await services.rooms.interrupt(stale);
-      endStaleLater();
+      endStaleLater(stale);
       log.warn({ rooms: stale }, 'rooms left live by a previous run are interrupted until their publisher returns');
     }
     await finishRecordings();

@@ -13,7 +13,8 @@ export const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts
 
 export const chromiumAvailable = () => existsSync(CHROMIUM);
 
-export async function launchBrowser(): Promise<Browser> {
+/** `fakeMedia`: a generated camera and microphone that need no permission prompt (WebRTC publishing). */
+export async function launchBrowser(opts: { fakeMedia?: boolean } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -27,6 +28,7 @@ export async function launchBrowser(): Promise<Browser> {
       '--disable-sync',
       // the player starts muted, but a headless run should never depend on a gesture
       '--autoplay-policy=no-user-gesture-required',
+      ...(opts.fakeMedia ? ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'] : []),
     ],
   });
 }

@@ -1,0 +1,297 @@
+// WHIP ingest (RFC 9725) in the media process: a browser (or any WHIP
+// encoder) POSTs its SDP offer with `Authorization: Bearer <streamKey>`; werift
+// terminates WebRTC, the RTP goes over loopback UDP to an ffmpeg that reads an
+// SDP description, transcodes VP8/Opus to H.264/AAC and publishes FLV over
+// RTMP into this same media process, so status, FLV/HLS, previews and
+// recordings work exactly as for OBS. That push uses a one-time local name,
+// never the stream key (no key on a command line).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import type http from 'node:http';
+import type { Logger } from 'pino';
+import { RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, type MediaStreamTrack, type RTCRtpTransceiver } from 'werift';
+import type { AuthorizeAnswer, WhipSettings } from './ipc.ts';
+
+export interface WhipIngestOptions {
+  ffmpegPath: string;
+  /** The RTMP port of this media process (known once it listens). */
+  rtmpPort: () => number;
+  authorize(key: string): Promise<AuthorizeAnswer>;
+  settings: WhipSettings;
+  logger: Logger;
+  onFfmpeg?: (pid: number, running: boolean) => void;
+}
+
+export interface WhipIngest {
+  /** Answers /whip requests (any method); false for other paths. */
+  handle(req: http.IncomingMessage, res: http.ServerResponse): boolean;
+  /** The authorization behind a local push name this module handed out (once). */
+  claim(pushName: string): (AuthorizeAnswer & { ok: true }) | undefined;
+  sessions(): number;
+  close(): Promise<void>;
+}
+
+const WHIP_PATH = /^\/whip(?:\/([A-Za-z0-9_-]{1,64}))?\/?$/;
+const PUSH_PREFIX = 'whip_';
+const CORS: Record<string, string> = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'POST, DELETE, OPTIONS',
+  'Access-Control-Allow-Headers': 'Authorization, Content-Type, If-Match',
+  'Access-Control-Expose-Headers': 'Location, ETag',
+  'Access-Control-Max-Age': '86400',
+};
+const CODECS = {
+  video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: [useNACK(), usePLI()] })],
+  audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
+};
+const RTPMAP = { video: 'VP8/90000', audio: 'opus/48000/2' } as const;
+type Kind = keyof typeof RTPMAP;
+
+class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function reply(res: http.ServerResponse, status: number, code: string, message: string): void {
+  if (res.headersSent) return void res.destroy();
+  res.writeHead(status, { ...CORS, 'Content-Type': 'application/json' });
+  res.end(JSON.stringify({ error: { code, message } }));
+}
+
+function readBody(req: http.IncomingMessage, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > max) return reject(new HttpError(413, 'payload_too_large', `the SDP offer may be at most ${max} bytes`));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        reject(new HttpError(413, 'payload_too_large', `the SDP offer may be at most ${max} bytes`));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** A UDP port free on loopback right now, for ffmpeg to listen on. */
+async function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+interface Session {
+  id: string;
+  roomId: string;
+  pc: RTCPeerConnection;
+  udp: dgram.Socket;
+  ffmpeg?: ChildProcess;
+  timers: NodeJS.Timeout[];
+  closing?: Promise<void>;
+}
+
+export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
+  const { settings, logger } = opts;
+  const log = logger.child({ module: 'whip' });
+  const sessions = new Map<string, Session>();
+  /** One-time RTMP names of the bridges' pushes -> the authorization of their key. */
+  const pushNames = new Map<string, AuthorizeAnswer & { ok: true }>();
+  let closed = false;
+
+  function closeSession(s: Session, why: string): Promise<void> {
+    s.closing ??= (async () => {
+      sessions.delete(s.id);
+      for (const t of s.timers) clearTimeout(t);
+      log.info({ session: s.id, roomId: s.roomId, why }, 'WHIP session closed');
+      const ff = s.ffmpeg;
+      if (ff && ff.exitCode === null && ff.signalCode === null) {
+        const exited = new Promise<void>((r) => ff.once('exit', () => r()));
+        ff.kill('SIGKILL');
+        await exited;
+      }
+      s.udp.close();
+      await s.pc.close().catch(() => {});
+    })();
+    return s.closing;
+  }
+
+  /** ffmpeg listens on `ports` for the tracks described, and publishes to this media process over RTMP. */
+  function startBridge(s: Session, tracks: Map<Kind, { pt: number; port: number }>, auth: AuthorizeAnswer & { ok: true }) {
+    const pushName = PUSH_PREFIX + randomBytes(18).toString('base64url');
+    pushNames.set(pushName, auth);
+    s.timers.push(setTimeout(() => pushNames.delete(pushName), settings.startTimeoutMs));
+    let sdp = 'v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=liveroom-whip\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n';
+    for (const [kind, t] of tracks) sdp += `m=${kind} ${t.port} RTP/AVP ${t.pt}\r\na=rtpmap:${t.pt} ${RTPMAP[kind]}\r\n`;
+    const kbps = settings.videoKbps;
+    // prettier-ignore
+    const args = ['-hide_banner', '-nostdin', '-loglevel', 'error',
+      '-protocol_whitelist', 'pipe,udp,rtp', '-f', 'sdp', '-i', 'pipe:0',
+      ...(tracks.has('video')
+        ? ['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps * 2}k`, '-force_key_frames', 'expr:gte(t,n_forced*2)']
+        : ['-vn']),
+      ...(tracks.has('audio') ? ['-c:a', 'aac', '-b:a', '128k', '-ar', '44100', '-ac', '2'] : ['-an']),
+      '-f', 'flv', `rtmp://127.0.0.1:${opts.rtmpPort()}/live/${pushName}`];
+    const ff = spawn(opts.ffmpegPath, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    s.ffmpeg = ff;
+    let stderr = '';
+    ff.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+    ff.stdin!.on('error', () => {});
+    ff.stdin!.end(sdp);
+    if (ff.pid) opts.onFfmpeg?.(ff.pid, true);
+    ff.once('exit', (code, signal) => {
+      if (ff.pid) opts.onFfmpeg?.(ff.pid, false);
+      if (!s.closing) log.info({ session: s.id, code, signal, stderr: stderr.trim().slice(-500) }, 'WHIP bridge ffmpeg exited');
+      void closeSession(s, 'bridge ended');
+    });
+    ff.on('error', (err) => log.error({ err, session: s.id }, 'WHIP bridge ffmpeg failed'));
+  }
+
+  async function offer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/sdp') throw new HttpError(415, 'unsupported_media_type', 'send the SDP offer as application/sdp');
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    if (!bearer) throw new HttpError(401, 'unauthorized', 'give the stream key as Authorization: Bearer <streamKey>');
+    const body = await readBody(req, settings.maxSdpBytes);
+    if (!/^v=0\r?\n/.test(body) || !/\r?\nm=(audio|video) /.test(body)) throw new HttpError(400, 'invalid_sdp', 'the body is not an SDP offer with audio or video');
+    if (sessions.size >= settings.maxSessions) throw new HttpError(503, 'too_many_sessions', 'this media node takes no more WHIP publishers now');
+    const auth = await opts.authorize(bearer[1]!);
+    if (!auth.ok) {
+      if (auth.reason === 'already_live') throw new HttpError(409, 'already_live', 'the room already has a publisher');
+      throw new HttpError(401, 'invalid_stream_key', 'unknown, rotated or ended stream key');
+    }
+    if (closed) throw new HttpError(503, 'shutting_down', 'the media node is stopping');
+
+    const pc = new RTCPeerConnection({
+      codecs: CODECS,
+      iceAdditionalHostAddresses: settings.iceHostAddresses,
+      ...(settings.icePortRange ? { icePortRange: settings.icePortRange } : {}),
+    });
+    const s: Session = { id: randomBytes(12).toString('base64url'), roomId: auth.roomId, pc, udp: dgram.createSocket('udp4'), timers: [] };
+    s.udp.on('error', (err) => log.warn({ err, session: s.id }, 'WHIP forward socket error'));
+    sessions.set(s.id, s);
+    try {
+      const wanted = new Map<Kind, { pt: number; port: number }>();
+      const kinds = new Set<Kind>();
+      const onTrack = (track: MediaStreamTrack, transceiver: RTCRtpTransceiver) => {
+        const kind = track.kind as Kind;
+        if (kind !== 'audio' && kind !== 'video') return;
+        kinds.add(kind);
+        track.onReceiveRtp.subscribe((rtp) => {
+          if (!wanted.has(kind)) {
+            void freeUdpPort().then((port) => {
+              if (wanted.has(kind) || s.closing) return;
+              wanted.set(kind, { pt: rtp.header.payloadType, port });
+              // every announced track has sent something: ffmpeg gets the whole description at once
+              if (!s.ffmpeg && [...kinds].every((k) => wanted.has(k))) startBridge(s, wanted, auth);
+            });
+            return;
+          }
+          if (s.ffmpeg) s.udp.send(rtp.serialize(), wanted.get(kind)!.port, '127.0.0.1');
+        });
+        // ffmpeg can only start decoding on a keyframe: ask for one now and then
+        if (kind === 'video') {
+          const pli = setInterval(() => {
+            if (track.ssrc) transceiver.receiver.sendRtcpPLI(track.ssrc).catch(() => {});
+          }, settings.pliEveryMs);
+          s.timers.push(pli);
+        }
+      };
+      pc.onTrack.subscribe((track) => {
+        const transceiver = pc.getTransceivers().find((t) => t.receiver.track === track) ?? pc.getTransceivers().find((t) => t.kind === track.kind);
+        if (transceiver) onTrack(track, transceiver);
+      });
+      pc.connectionStateChange.subscribe((state) => {
+        if (state === 'failed' || state === 'closed') void closeSession(s, `peer ${state}`);
+        // a moment of 'disconnected' may recover; one that lasts ends the session
+        if (state === 'disconnected') s.timers.push(setTimeout(() => pc.connectionState === 'disconnected' && void closeSession(s, 'peer disconnected'), settings.startTimeoutMs));
+      });
+      // no media, or no bridge, within the start timeout: nobody is coming
+      s.timers.push(setTimeout(() => !s.ffmpeg && void closeSession(s, 'no media'), settings.startTimeoutMs));
+
+      await pc.setRemoteDescription({ type: 'offer', sdp: body });
+      await pc.setLocalDescription(await pc.createAnswer());
+      if (pc.iceGatheringState !== 'complete') {
+        await new Promise<void>((resolve) => {
+          const sub = pc.iceGatheringStateChange.subscribe((state) => {
+            if (state === 'complete') {
+              sub.unSubscribe();
+              resolve();
+            }
+          });
+        });
+      }
+      const answer = pc.localDescription?.sdp;
+      if (!answer) throw new Error('no local description');
+      if (s.closing) throw new HttpError(503, 'session_closed', 'the session closed before it was answered');
+      res.writeHead(201, { ...CORS, 'Content-Type': 'application/sdp', Location: `/whip/${s.id}`, ETag: `"${s.id}"` });
+      res.end(answer);
+      log.info({ session: s.id, roomId: s.roomId }, 'WHIP session answered');
+    } catch (err) {
+      void closeSession(s, 'offer failed');
+      if (err instanceof HttpError) throw err;
+      // werift's own complaint about the offer: the client's fault, never ours
+      throw new HttpError(400, 'invalid_sdp', `the SDP offer could not be answered: ${(err as Error).message}`.slice(0, 300));
+    }
+  }
+
+  return {
+    handle(req, res) {
+      const path = (req.url ?? '').split('?')[0]!;
+      const m = WHIP_PATH.exec(path);
+      if (!m) return false;
+      const id = m[1];
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, { ...CORS, 'Accept-Post': 'application/sdp' });
+        res.end();
+      } else if (req.method === 'POST' && !id) {
+        offer(req, res).catch((err) => {
+          if (err instanceof HttpError) reply(res, err.status, err.code, err.message);
+          else {
+            log.error({ err }, 'WHIP offer failed');
+            reply(res, 500, 'internal', 'the offer could not be handled');
+          }
+        });
+      } else if (req.method === 'DELETE' && id) {
+        const s = sessions.get(id);
+        if (!s) reply(res, 404, 'session_not_found', 'no such WHIP session');
+        else
+          void closeSession(s, 'client ended it').then(() => {
+            res.writeHead(200, CORS);
+            res.end();
+          });
+      } else if (req.method === 'PATCH' && id) {
+        // trickle ICE and ICE restarts are not supported: the offer must carry its candidates
+        reply(res, 405, 'method_not_allowed', 'send every ICE candidate in the offer (no trickle)');
+      } else {
+        reply(res, 405, 'method_not_allowed', 'POST an SDP offer to /whip; DELETE its Location to stop');
+      }
+      return true;
+    },
+    claim(pushName) {
+      if (!pushName.startsWith(PUSH_PREFIX)) return undefined;
+      const auth = pushNames.get(pushName);
+      pushNames.delete(pushName);
+      return auth;
+    },
+    sessions: () => sessions.size,
+    async close() {
+      closed = true;
+      await Promise.all([...sessions.values()].map((s) => closeSession(s, 'media stopping')));
+      pushNames.clear();
+    },
+  };
+}
