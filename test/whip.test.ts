@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { startTestApp, type TestApp } from './helpers/app.ts';
-import { chromiumAvailable, launchBrowser } from './helpers/browser.ts';
+import { chromiumAvailable, launchBrowser, screenshot, visitor } from './helpers/browser.ts';
 import { inCI } from './helpers/db.ts';
 import { ffprobe, getRoom, MEDIA_ENV, newRoom, sessions, waitStatus } from './helpers/media.ts';
 import { eventually } from './helpers/wait.ts';
@@ -104,6 +104,29 @@ describe('WHIP ingest (pglite)', { skip: !chromiumAvailable() && 'needs Debian c
       assert.equal((await sessions(app, r.roomId))[0].endReason, 'ended_by_owner');
     } finally {
       await page.close();
+    }
+  });
+
+  test('the creator console goes live from the browser with the camera and stops again', async () => {
+    const r = await newRoom(app);
+    const { context, page, errors } = await visitor(browser, { token: r.token });
+    try {
+      await page.goto(`${app.url}/#/console`);
+      // a console opened later does not know the key: the streamer gives it
+      await page.getByTestId('key-hidden').waitFor();
+      await page.getByTestId('whip-key').fill(r.key);
+      await page.getByTestId('whip-start').click();
+      await page.getByTestId('whip-stop').waitFor({ timeout: 30_000 });
+      await waitStatus(app, r.roomId, 'live', 30_000);
+      await page.waitForFunction(() => ((document.querySelector('[data-testid="whip-preview"]') as HTMLVideoElement | null)?.readyState ?? 0) >= 2);
+      await screenshot(page, 'console-whip-live');
+      await page.getByTestId('whip-stop').click();
+      await page.getByTestId('whip-start').waitFor();
+      await waitStatus(app, r.roomId, 'ended', 20_000);
+      assert.equal((await sessions(app, r.roomId))[0].endReason, 'streamer_stopped');
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
     }
   });
 

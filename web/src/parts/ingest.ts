@@ -3,10 +3,11 @@
 // only at creation and rotation, so it is shown only right after those.
 import type { Ingest } from '../../../src/client/index.ts';
 import { h, replace } from '../dom.ts';
-import { errorText } from '../errors.ts';
+import { codeText, errorText } from '../errors.ts';
 import { t, tr, type Key } from '../i18n.ts';
 import { api } from '../session.ts';
 import { toast } from '../toast.ts';
+import { publishWhip, WhipError, type WhipPublish } from '../whip.ts';
 
 async function copy(text: string): Promise<void> {
   try {
@@ -32,6 +33,69 @@ function copyRow(label: Key, value: string, testid: string, secret = false): HTM
     field,
     tr(h('button', { class: 'btn small', testid: `copy-${testid}`, attrs: { type: 'button' }, on: { click: () => void copy(value) } }), 'console.copy'),
   );
+}
+
+/** Going live from this browser: camera + microphone over WHIP, with a local preview. */
+function browserPublisher(whipUrl: () => string | null, knownKey: () => string | null): { el: HTMLElement; stop(): void } {
+  let session: WhipPublish | null = null;
+  const keyInput = h('input', { testid: 'whip-key', attrs: { type: 'password', autocomplete: 'off', spellcheck: 'false' } });
+  const preview = h('video', { class: 'whip-preview', testid: 'whip-preview', attrs: { muted: true, autoplay: true, playsinline: true, hidden: true } });
+  preview.muted = true;
+  const button = tr(h('button', { class: 'btn primary', testid: 'whip-start', attrs: { type: 'button' } }), 'console.whipStart');
+  const state = h('span', { class: 'muted', testid: 'whip-state' });
+  const set = (live: boolean) => {
+    tr(button, live ? 'console.whipStop' : 'console.whipStart');
+    button.dataset.testid = live ? 'whip-stop' : 'whip-start';
+    tr(state, live ? 'console.whipLive' : 'console.whipIdle');
+    preview.hidden = !live;
+    if (!live) preview.srcObject = null;
+  };
+  const stop = () => {
+    const s = session;
+    session = null;
+    set(false);
+    void s?.stop();
+  };
+  button.addEventListener('click', () => {
+    if (session) return stop();
+    const url = whipUrl();
+    const key = keyInput.value.trim() || knownKey();
+    if (!url) return toast(t('console.whipOff'), 'error');
+    if (!key) return toast(t('console.whipNeedKey'), 'error');
+    button.disabled = true;
+    navigator.mediaDevices
+      .getUserMedia({ video: { width: { ideal: 1280 }, height: { ideal: 720 } }, audio: true })
+      .then(async (stream) => {
+        preview.srcObject = stream;
+        const s = await publishWhip(url, key, stream);
+        session = s;
+        s.onEnded(() => {
+          if (session === s) {
+            session = null;
+            set(false);
+            toast(t('console.whipEnded'));
+          }
+        });
+        set(true);
+      })
+      .catch((e: unknown) => {
+        preview.srcObject = null;
+        const code = (e as Error).name === 'NotAllowedError' ? 'camera_denied' : 'other';
+        toast(code === 'camera_denied' ? t('console.whipCamera') : e instanceof WhipError ? codeText(e.code, e.message) : errorText(e), 'error');
+      })
+      .finally(() => (button.disabled = false));
+  });
+  set(false);
+  const el = h(
+    'div',
+    { class: 'whip', testid: 'whip' },
+    tr(h('h3'), 'console.whip'),
+    tr(h('p', { class: 'how' }), 'console.whipHow'),
+    h('label', { class: 'field' }, tr(h('span'), 'console.whipKey'), keyInput),
+    h('div', { class: 'row' }, button, state),
+    preview,
+  );
+  return { el, stop };
 }
 
 export function createIngestPanel(roomId: string, initial: Ingest | null) {
@@ -63,6 +127,8 @@ export function createIngestPanel(roomId: string, initial: Ingest | null) {
       api.rotateStreamKey(roomId).then(
         ({ ingest: next }) => {
           toast(t('console.rotated'));
+          key = next.streamKey;
+          whipUrl = next.whipUrl;
           render(next);
         },
         (e: unknown) => {
@@ -71,19 +137,23 @@ export function createIngestPanel(roomId: string, initial: Ingest | null) {
         },
       );
     });
-    rows.push(rotate);
+    rows.push(rotate, publisher.el);
     replace(body, ...rows);
   };
   // the key is not shown again, but the server is: a console opened later still tells OBS where to push
   let server: string | null = null;
+  let whipUrl: string | null = initial?.whipUrl ?? null;
+  let key: string | null = initial?.streamKey ?? null;
+  const publisher = browserPublisher(() => whipUrl, () => key);
   render(initial);
   if (!initial)
     api.ingestServer(roomId).then(
       ({ ingest }) => {
         server = ingest.server;
+        whipUrl = ingest.whipUrl;
         if (body.querySelector('[data-testid="key-hidden"]')) render(null);
       },
       () => {}, // the rows without the server still explain what to do
     );
-  return { el };
+  return { el, stop: publisher.stop };
 }

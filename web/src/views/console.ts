@@ -122,6 +122,7 @@ function roomForm(room: RoomInfo | null, done: (room: RoomInfo, ingest: Ingest |
 
 
 function mountConsole(root: HTMLElement, initial: RoomInfo, ingest: Ingest | null): () => void {
+  const ingestPanel = createIngestPanel(initial.id, ingest);
   let room = initial;
   let conn: LiveRoomConnection | undefined;
   let closed = false;
@@ -236,7 +237,7 @@ function mountConsole(root: HTMLElement, initial: RoomInfo, ingest: Ingest | nul
       h(
         'div',
         { class: 'console-grid' },
-        h('div', { class: 'col' }, createIngestPanel(room.id, ingest).el, roomForm(room, (r) => (room = r)), money),
+        h('div', { class: 'col' }, ingestPanel.el, roomForm(room, (r) => (room = r)), money),
         h('div', { class: 'col' }, moderation, chat.el, lotteryCard.el, lotteryForm),
       ),
     ),
@@ -311,6 +312,7 @@ function mountConsole(root: HTMLElement, initial: RoomInfo, ingest: Ingest | nul
     for (const id of timers) window.clearTimeout(id);
     offLang();
     lotteryCard.close();
+    ingestPanel.stop(); // leaving the console ends a broadcast from this browser
     void conn?.leave();
   };
 }
