@@ -4,15 +4,26 @@
 // status, sessions, previews, recordings and viewer counts are checked through
 // the API the way clients see them.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { existsSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { pino } from 'pino';
 import WebSocket from 'ws';
 import type { EventMap } from '../src/domain/events.ts';
+import { RoomOutputs } from '../src/media/room-outputs.ts';
 import { startTestApp, uniqueName, type TestApp } from './helpers/app.ts';
 import { dbKinds } from './helpers/db.ts';
 import { firstCodedVideo, FLV_VIDEO, FlvTagReader, isKeyframe, isSequenceHeader, type FlvTag } from './helpers/flv.ts';
 import { anonymous, until } from './helpers/live.ts';
-import { alive, exitsWithin, ffmpegsMentioning, ffprobe, getRoom, MEDIA_ENV, newRoom, push, PUSH_HEIGHT, PUSH_WIDTH, readFlv, sessions, waitStatus, type Push } from './helpers/media.ts';
+import {
+  alive, connectCommand, createStreamCommand, exitsWithin, ffmpegsMentioning, ffprobe, getRoom, handshake, MEDIA_ENV, newRoom, publishCommand, push, PUSH_HEIGHT, PUSH_WIDTH,
+  rawRtmp, readFlv, rtmpMessage, sessions, setChunkSize, waitStatus, type Push,
+} from './helpers/media.ts';
 import { eventually } from './helpers/wait.ts';
 
 /** The status events of a room, as the event bus carries them. */
@@ -227,6 +238,37 @@ describe('media: HLS, WS-FLV, previews, recordings, viewers (pglite)', () => {
     await after.body?.cancel();
   });
 
+  test('an HLS player that goes away mid-segment leaves no file open in the media process', async () => {
+    const r = await newRoom(app);
+    const p = push(r.rtmpUrl);
+    pushes.push(p);
+    await waitStatus(app, r.roomId, 'live', 15_000);
+    await eventually(async () => (await fetch(r.playback.hls).then((x) => x.arrayBuffer().then(() => x.status))) === 200, 'the HLS playlist');
+    // a segment too big to fit in the socket buffers (ffmpeg never deletes a name it did not write)
+    const big = `${app.dataDir}/hls/${r.roomId}/seg-1.ts`;
+    writeFileSync(big, Buffer.alloc(64 * 1024 * 1024, 0x47));
+    const pid = app.media!.pid()!;
+    const openOnBig = () =>
+      readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(big);
+        } catch {
+          return false;
+        }
+      }).length;
+    const url = new URL(r.playback.hls);
+    for (let i = 0; i < 5; i++) {
+      const s = net.connect(Number(url.port), url.hostname);
+      s.on('error', () => {});
+      await once(s, 'connect');
+      s.write(`GET /hls/${r.roomId}/seg-1.ts HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+      await once(s, 'data'); // the download has started
+      s.destroy();
+    }
+    await eventually(() => openOnBig() === 0, 'the aborted downloads closing the segment', 10_000);
+    rmSync(big);
+  });
+
   test('a recorded broadcast becomes a ready MP4 of about the pushed length, served with range requests', async () => {
     const r = await newRoom(app, { record: true });
     const seconds = 6;
@@ -353,6 +395,60 @@ describe('media: isolation (pglite)', () => {
     }
   });
 
+  test('a broadcast interrupted by a media crash still ends as media_failure when its streamer edits the room meanwhile', async () => {
+    const r = await newRoom(app);
+    const p = push(r.rtmpUrl);
+    pushes.push(p);
+    await waitStatus(app, r.roomId, 'live', 15_000);
+    const pid = app.media!.pid()!;
+    process.kill(pid, 'SIGKILL');
+    await eventually(async () => (await getRoom(app, r.roomId)).interrupted, 'the room interrupted');
+    await exitsWithin(p, 15_000, 'publisher of the killed media process');
+    await eventually(() => app.media!.pid() !== undefined && app.media!.pid() !== pid, 'a new media process');
+    // the streamer puts a notice in the title while the stream is down, and does not come back
+    const patched = await app.http.request('PATCH', `/api/rooms/${r.roomId}`, { token: r.token, json: { title: 'Technical difficulties' } });
+    assert.equal(patched.status, 200);
+    assert.equal(patched.body.room.interrupted, true);
+    await waitStatus(app, r.roomId, 'ended', 20_000);
+    assert.equal((await sessions(app, r.roomId))[0].endReason, 'media_failure');
+  });
+
+  test('garbage on the RTMP port: each bad connection is closed, the media process stays up and the next push goes live', async () => {
+    const port = app.media!.ports().rtmp;
+    const pid = app.media!.pid();
+    const bad: [string, boolean, () => Buffer][] = [
+      ['random bytes', false, () => randomBytes(5000)],
+      ['a truncated handshake', false, () => Buffer.from([3, 1, 2, 3])],
+      ['garbage after the handshake', true, () => randomBytes(20_000)],
+      ['chunk size 0', true, () => setChunkSize(0)],
+      ['an absurd chunk size', true, () => setChunkSize(0xffffffff)],
+      ['a 16 MB command', true, () => rtmpMessage(3, 20, 0, Buffer.alloc(16), 0xffffff)],
+      ['connect with a broken tcUrl', true, () => connectCommand('::::')],
+      ['a publish with no key', true, () => Buffer.concat([connectCommand('rtmp://127.0.0.1/live'), createStreamCommand(), publishCommand('')])],
+      ['a publish before connect', true, () => publishCommand('lr_x')],
+    ];
+    await Promise.all(
+      bad.map(async ([what, shake, bytes]) => {
+        const c = await rawRtmp(port);
+        if (shake) await handshake(c.socket);
+        c.socket.write(bytes());
+        let timer: NodeJS.Timeout | undefined;
+        const open = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: the connection is still open`)), 15_000)));
+        await Promise.race([c.closed, open]).finally(() => clearTimeout(timer));
+      }),
+    );
+    assert.equal(app.media!.pid(), pid, 'the media process did not restart');
+    assert.equal((await app.http.request('GET', '/healthz')).status, 200);
+    const r = await newRoom(app);
+    const p = push(r.rtmpUrl);
+    pushes.push(p);
+    await waitStatus(app, r.roomId, 'live', 15_000);
+    const viewer = readFlv(r.playback.flv);
+    await eventually(() => firstCodedVideo(viewer.tags), 'video after the garbage');
+    viewer.close();
+    assert.equal(app.media!.pid(), pid);
+  });
+
   test('close() stops the media process and every ffmpeg it ran', async () => {
     // no rooms role: Colyseus's matchmaker is one per process, and the suite's app holds it
     const own = await startTestApp('pglite', { ...MEDIA_ENV, ROLES: 'http,jobs,media' });
@@ -371,5 +467,69 @@ describe('media: isolation (pglite)', () => {
       assert.equal(alive(pid), false, 'the media process is gone');
       assert.deepEqual(ffmpegsMentioning(dir), []);
     }
+  });
+});
+
+describe('media: room outputs', () => {
+  test('a publisher of the same room starting while the last one\'s HLS is still stopping keeps its HLS directory and gets a playlist', async () => {
+    // 8 s of the test pattern as FLV (what node-media-server hands a reader): more than ffmpeg's analysis window
+    const flv = await new Promise<Buffer>((resolve, reject) =>
+      execFile(
+        'ffmpeg',
+        ['-v', 'error', '-f', 'lavfi', '-i', `testsrc=size=${PUSH_WIDTH}x${PUSH_HEIGHT}:rate=25`, '-t', '8', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-f', 'flv', 'pipe:1'],
+        { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout) => (err ? reject(err) : resolve(stdout)),
+      ),
+    );
+    const fakeBroadcast = () => {
+      const readers = new Set<{ sendBuffer(b: Buffer): void }>();
+      return {
+        streamPath: '/live/x',
+        publisher: null,
+        flvMetaData: null,
+        flvVideoHeader: null,
+        flvAudioHeader: null,
+        flvGopCache: null,
+        postPlay: (s: { sendBuffer(b: Buffer): void }) => (readers.add(s), null),
+        donePlay: (s: { sendBuffer(b: Buffer): void }) => void readers.delete(s),
+        send: (b: Buffer) => readers.forEach((r) => r.sendBuffer(b)),
+        readers,
+      };
+    };
+    const dataDir = await mkdtemp(`${tmpdir()}/liveroom-outputs-`);
+    const running = new Set<number>();
+    const settings = {
+      ffmpegPath: 'ffmpeg',
+      dataDir,
+      hls: { segmentSec: 1, listSize: 4, maxBacklogBytes: 64 * 1024 * 1024 },
+      thumbnail: { everyMs: 3_600_000, widthPx: 320 },
+      logger: pino({ level: 'silent' }),
+      onFfmpeg: (pid: number, on: boolean) => (on ? running.add(pid) : running.delete(pid)),
+      onPreview: () => {},
+    };
+    const roomId = 'room-outputs-test';
+    const playlist = `${dataDir}/hls/${roomId}/index.m3u8`;
+    const a = fakeBroadcast();
+    const b = fakeBroadcast();
+    const first = new RoomOutputs(roomId, a as never, settings);
+    const second = new RoomOutputs(roomId, b as never, settings);
+    try {
+      first.start();
+      await eventually(() => running.size === 1 && a.readers.size === 1, 'the first HLS ffmpeg');
+      a.send(flv);
+      await eventually(() => existsSync(playlist), 'the first broadcast\'s playlist');
+      // the publisher drops and comes straight back: the new outputs start while the old ffmpeg finishes
+      const stopping = first.stop();
+      second.start();
+      await stopping;
+      await eventually(() => b.readers.size === 1, 'the second HLS ffmpeg reading');
+      b.send(flv);
+      await eventually(() => existsSync(playlist), 'a playlist for the second broadcast', 15_000);
+    } finally {
+      await first.stop();
+      await second.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+    assert.equal(running.size, 0, 'no ffmpeg left running');
   });
 });

@@ -165,6 +165,21 @@ for (const kind of await dbKinds()) {
       assert.equal((await app.http.request('POST', `/api/rooms/${room.id}/stream-key`, { token: other.token })).status, 403);
     });
 
+    test('rotating the key while an encoder is being let in on the old one (authorized, not live yet) disconnects it', async () => {
+      const s = await register();
+      const { room, ingest } = await createRoom(s.token);
+      // the media side asked and got a yes; its publishStarted has not landed yet
+      assert.equal((await app.services.rooms.authorizePublish(ingest.streamKey)).ok, true);
+      const kicks: string[] = [];
+      const off = app.services.events.subscribe('room.kick', (e) => e.roomId === room.id && kicks.push(e.reason));
+      try {
+        assert.equal((await app.http.request('POST', `/api/rooms/${room.id}/stream-key`, { token: s.token })).status, 201);
+        await eventually(() => kicks.includes('key_rotated'), 'a kick for the publisher on the old key');
+      } finally {
+        off();
+      }
+    });
+
     test('the owner reads the ingest server again without the key; others cannot', async () => {
       const s = await register();
       const { room, ingest } = await createRoom(s.token);
@@ -257,6 +272,29 @@ for (const kind of await dbKinds()) {
 
       const peak = (await app.http.request('GET', `/api/rooms/${made[6]!.id}/sessions`)).body.items[0];
       assert.equal(peak.peakOnline, 1060);
+    });
+
+    test('a tampered cursor is a 400 on every room list, never a 500', async () => {
+      const s = await register();
+      const { room } = await createRoom(s.token);
+      const cursor = (key: unknown[]) => Buffer.from(JSON.stringify(key)).toString('base64url');
+      const id = room.id as string;
+      const cases: [string, unknown[]][] = [
+        ['/api/rooms', [1, 1.5, id]], // not an integer count
+        ['/api/rooms', [1, 2 ** 31, id]], // past int4
+        ['/api/rooms', [1e300, 0, id]],
+        ['/api/rooms', [1, 0, 'a\u0000b']], // PostgreSQL text cannot hold NUL
+        [`/api/rooms/${id}/sessions`, ['a\u0000b']],
+        [`/api/rooms/${id}/recordings`, ['a\u0000b']],
+      ];
+      for (const [path, key] of cases) {
+        const r = await app.http.request('GET', `${path}?cursor=${cursor(key)}`);
+        assert.equal(r.status, 400, `${path} ${JSON.stringify(key)}: ${JSON.stringify(r.body)}`);
+        assert.equal(r.body.error.code, 'validation_failed');
+      }
+      // the cursors the server hands out still work
+      const first = await app.http.request('GET', '/api/rooms?limit=1');
+      assert.equal((await app.http.request('GET', `/api/rooms?limit=1&cursor=${first.body.nextCursor}`)).status, 200);
     });
   });
 }

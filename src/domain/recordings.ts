@@ -5,7 +5,8 @@
 import { and, desc, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/connect.ts';
 import { liveSessions, RECORDING_STATUSES, recordings } from '../db/schema.ts';
-import { newId } from './ids.ts';
+import { DomainError } from './errors.ts';
+import { isId, newId } from './ids.ts';
 import { decodeCursor, toPage, type Page } from './pagination.ts';
 
 export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
@@ -85,6 +86,7 @@ export function createRecordings(deps: RecordingsDeps) {
     /** A room's recordings, newest first. */
     async list(roomId: string, q: { cursor?: string; limit: number }): Promise<Page<RecordingView>> {
       const after = decodeCursor(q.cursor, 1);
+      if (after && (typeof after[0] !== 'string' || !isId(after[0]))) throw new DomainError('validation_failed', 'cursor is not valid', { field: 'cursor' });
       const rows = await db
         .select()
         .from(recordings)

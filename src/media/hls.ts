@@ -6,6 +6,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type http from 'node:http';
 import path from 'node:path';
+import { pipeline } from 'node:stream';
 import { CORS_HEADERS } from './playback.ts';
 
 const HLS_PATH = /^\/hls\/([A-Za-z0-9_-]{1,128})\/(index\.m3u8|seg-\d{1,20}\.ts)$/;
@@ -73,10 +74,9 @@ export function createHlsServer(opts: { dir: string; viewerWindowMs: number; max
       'Cache-Control': 'public, max-age=60',
     });
     if (head) return void res.end();
-    const stream = createReadStream(file);
-    // deleted by the sliding window while read: the response is cut short
-    stream.on('error', () => res.destroy());
-    stream.pipe(res);
+    // pipeline, not pipe: a player that goes away mid-segment must not leave the file open (an fd per aborted
+    // download, holding the disk space of a segment the sliding window deleted); a read error cuts the response short
+    pipeline(createReadStream(file), res, () => {});
   }
 
   return {

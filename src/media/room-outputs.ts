@@ -191,12 +191,16 @@ export class RoomOutputs {
     if (this.recording) {
       this.recording.untap();
       this.recording.out.end();
-      await this.recording.done;
     }
     this.hlsUntap?.();
-    await this.hls?.stop(1000);
-    await serial(this.roomId, () => rm(hlsDir(this.s.dataDir, this.roomId), { recursive: true, force: true })).catch((err) =>
-      this.log.warn({ err }, 'HLS directory not removed'),
-    );
+    // queued now, before any wait: the outputs of a publisher of this room that starts while this ffmpeg is
+    // still finishing get their directory after this removal, never before it
+    const hls = this.hls;
+    const removed = serial(this.roomId, async () => {
+      await hls?.stop(1000);
+      await rm(hlsDir(this.s.dataDir, this.roomId), { recursive: true, force: true });
+    }).catch((err) => this.log.warn({ err }, 'HLS directory not removed'));
+    await this.recording?.done;
+    await removed;
   }
 }
