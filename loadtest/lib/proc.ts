@@ -1,6 +1,6 @@
 // What every benchmark needs from the command line, the network and /proc.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 /** `--name value` from the command line, else the default. */
@@ -48,4 +48,20 @@ export function machineCpu(): { busy: number; total: number } {
   const idle = cpu[3]! + cpu[4]!;
   const total = cpu.reduce((a, b) => a + b, 0);
   return { busy: total - idle, total };
+}
+
+/** The processes whose parent is `pid`, with their command lines. */
+export function childrenOf(pid: number): { pid: number; cmd: string }[] {
+  const out: { pid: number; cmd: string }[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push({ pid: Number(name), cmd: readFileSync(`/proc/${name}/cmdline`, 'utf8').replace(/\0/g, ' ') });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }

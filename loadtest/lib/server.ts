@@ -44,7 +44,8 @@ export async function startServer(env: Record<string, string>, request: Request)
   const child = spawn(process.execPath, [path.join(root, 'src/main.ts')], {
     cwd: root,
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // BENCH_SERVER_LOGS=1 shows the server's own (pino) log
+    stdio: ['ignore', process.env.BENCH_SERVER_LOGS === '1' ? 'inherit' : 'ignore', 'inherit'],
   });
   const deadline = Date.now() + 120_000;
   for (;;) {

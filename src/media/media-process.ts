@@ -75,6 +75,8 @@ async function main(settings: MediaSettings): Promise<void> {
     settings.whip.maxSessions > 0
       ? createWhipIngest({
           ffmpegPath: bin,
+          // a wildcard listen address is reached over loopback
+          rtmpHost: settings.host === '0.0.0.0' || settings.host === '::' ? '127.0.0.1' : settings.host.includes(':') ? `[${settings.host}]` : settings.host,
           rtmpPort: () => rtmpPort,
           authorize: (key) => ask<AuthorizeAnswer>({ op: 'authorize', key }),
           settings: settings.whip,

@@ -15,7 +15,8 @@ import type { AuthorizeAnswer, WhipSettings } from './ipc.ts';
 
 export interface WhipIngestOptions {
   ffmpegPath: string;
-  /** The RTMP port of this media process (known once it listens). */
+  /** Where this media process's RTMP ingest listens (the port is known once it does). */
+  rtmpHost: string;
   rtmpPort: () => number;
   authorize(key: string): Promise<AuthorizeAnswer>;
   settings: WhipSettings;
@@ -45,6 +46,8 @@ const CODECS = {
   video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: [useNACK(), usePLI()] })],
   audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
 };
+/** How long an answer waits for werift's own candidates (host ones take milliseconds). */
+const ICE_GATHER_TIMEOUT_MS = 3000;
 const RTPMAP = { video: 'VP8/90000', audio: 'opus/48000/2' } as const;
 type Kind = keyof typeof RTPMAP;
 
@@ -101,6 +104,8 @@ interface Session {
   udp: dgram.Socket;
   ffmpeg?: ChildProcess;
   timers: NodeJS.Timeout[];
+  /** The one-time RTMP name of its bridge, while unclaimed. */
+  pushName?: string;
   closing?: Promise<void>;
 }
 
@@ -111,10 +116,13 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
   /** One-time RTMP names of the bridges' pushes -> the authorization of their key. */
   const pushNames = new Map<string, AuthorizeAnswer & { ok: true }>();
   let closed = false;
+  /** Offers being answered (not yet sessions). */
+  let starting = 0;
 
   function closeSession(s: Session, why: string): Promise<void> {
     s.closing ??= (async () => {
       sessions.delete(s.id);
+      if (s.pushName) pushNames.delete(s.pushName);
       for (const t of s.timers) clearTimeout(t);
       log.info({ session: s.id, roomId: s.roomId, why }, 'WHIP session closed');
       const ff = s.ffmpeg;
@@ -133,18 +141,20 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
   function startBridge(s: Session, tracks: Map<Kind, { pt: number; port: number }>, auth: AuthorizeAnswer & { ok: true }) {
     const pushName = PUSH_PREFIX + randomBytes(18).toString('base64url');
     pushNames.set(pushName, auth);
+    s.pushName = pushName;
     s.timers.push(setTimeout(() => pushNames.delete(pushName), settings.startTimeoutMs));
     let sdp = 'v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=liveroom-whip\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n';
     for (const [kind, t] of tracks) sdp += `m=${kind} ${t.port} RTP/AVP ${t.pt}\r\na=rtpmap:${t.pt} ${RTPMAP[kind]}\r\n`;
     const kbps = settings.videoKbps;
     // prettier-ignore
     const args = ['-hide_banner', '-nostdin', '-loglevel', 'error',
-      '-protocol_whitelist', 'pipe,udp,rtp', '-f', 'sdp', '-i', 'pipe:0',
+      // the SDP says what the streams are: a short probe (1 s, not 5) gets the picture size and goes live sooner
+      '-protocol_whitelist', 'pipe,udp,rtp', '-analyzeduration', '1000000', '-f', 'sdp', '-i', 'pipe:0',
       ...(tracks.has('video')
         ? ['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps * 2}k`, '-force_key_frames', 'expr:gte(t,n_forced*2)']
         : ['-vn']),
       ...(tracks.has('audio') ? ['-c:a', 'aac', '-b:a', '128k', '-ar', '44100', '-ac', '2'] : ['-an']),
-      '-f', 'flv', `rtmp://127.0.0.1:${opts.rtmpPort()}/live/${pushName}`];
+      '-f', 'flv', `rtmp://${opts.rtmpHost}:${opts.rtmpPort()}/live/${pushName}`];
     const ff = spawn(opts.ffmpegPath, args, { stdio: ['pipe', 'ignore', 'pipe'] });
     s.ffmpeg = ff;
     let stderr = '';
@@ -165,10 +175,20 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
     if (type !== 'application/sdp') throw new HttpError(415, 'unsupported_media_type', 'send the SDP offer as application/sdp');
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     if (!bearer) throw new HttpError(401, 'unauthorized', 'give the stream key as Authorization: Bearer <streamKey>');
+    // a slot is taken before the first await, so concurrent offers cannot pass the limit together
+    if (sessions.size + starting >= settings.maxSessions) throw new HttpError(503, 'too_many_sessions', 'this media node takes no more WHIP publishers now');
+    starting++;
+    try {
+      await answerOffer(req, res, bearer[1]!);
+    } finally {
+      starting--;
+    }
+  }
+
+  async function answerOffer(req: http.IncomingMessage, res: http.ServerResponse, key: string): Promise<void> {
     const body = await readBody(req, settings.maxSdpBytes);
     if (!/^v=0\r?\n/.test(body) || !/\r?\nm=(audio|video) /.test(body)) throw new HttpError(400, 'invalid_sdp', 'the body is not an SDP offer with audio or video');
-    if (sessions.size >= settings.maxSessions) throw new HttpError(503, 'too_many_sessions', 'this media node takes no more WHIP publishers now');
-    const auth = await opts.authorize(bearer[1]!);
+    const auth = await opts.authorize(key);
     if (!auth.ok) {
       if (auth.reason === 'already_live') throw new HttpError(409, 'already_live', 'the room already has a publisher');
       throw new HttpError(401, 'invalid_stream_key', 'unknown, rotated or ended stream key');
@@ -225,13 +245,15 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
       await pc.setRemoteDescription({ type: 'offer', sdp: body });
       await pc.setLocalDescription(await pc.createAnswer());
       if (pc.iceGatheringState !== 'complete') {
+        // answer with the candidates found by then rather than hold the request
         await new Promise<void>((resolve) => {
-          const sub = pc.iceGatheringStateChange.subscribe((state) => {
-            if (state === 'complete') {
-              sub.unSubscribe();
-              resolve();
-            }
-          });
+          const timer = setTimeout(done, ICE_GATHER_TIMEOUT_MS);
+          const sub = pc.iceGatheringStateChange.subscribe((state) => state === 'complete' && done());
+          function done() {
+            clearTimeout(timer);
+            sub.unSubscribe();
+            resolve();
+          }
         });
       }
       const answer = pc.localDescription?.sdp;
