@@ -104,6 +104,8 @@ interface Session {
   udp: dgram.Socket;
   ffmpeg?: ChildProcess;
   timers: NodeJS.Timeout[];
+  /** Asks the publisher for a keyframe (set once its video track is known). */
+  requestKeyframe?: () => void;
   /** The one-time RTMP name of its bridge, while unclaimed. */
   pushName?: string;
   closing?: Promise<void>;
@@ -148,8 +150,8 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
     const kbps = settings.videoKbps;
     // prettier-ignore
     const args = ['-hide_banner', '-nostdin', '-loglevel', 'error',
-      // the SDP says what the streams are: a short probe (1 s, not 5) gets the picture size and goes live sooner
-      '-protocol_whitelist', 'pipe,udp,rtp', '-analyzeduration', '1000000', '-f', 'sdp', '-i', 'pipe:0',
+      // the SDP says what the streams are: a short probe (2 s, not 5) gets the picture size and goes live sooner
+      '-protocol_whitelist', 'pipe,udp,rtp', '-analyzeduration', '2000000', '-f', 'sdp', '-i', 'pipe:0',
       ...(tracks.has('video')
         ? ['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps * 2}k`, '-force_key_frames', 'expr:gte(t,n_forced*2)']
         : ['-vn']),
@@ -162,6 +164,8 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
     ff.stdin!.on('error', () => {});
     ff.stdin!.end(sdp);
     if (ff.pid) opts.onFfmpeg?.(ff.pid, true);
+    // the publisher's first keyframe went by before ffmpeg listened: ask for one now, not at the next tick
+    s.timers.push(setTimeout(() => s.requestKeyframe?.(), 200));
     ff.once('exit', (code, signal) => {
       if (ff.pid) opts.onFfmpeg?.(ff.pid, false);
       if (!s.closing) log.info({ session: s.id, code, signal, stderr: stderr.trim().slice(-500) }, 'WHIP bridge ffmpeg exited');
@@ -224,10 +228,10 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
         });
         // ffmpeg can only start decoding on a keyframe: ask for one now and then
         if (kind === 'video') {
-          const pli = setInterval(() => {
+          s.requestKeyframe = () => {
             if (track.ssrc) transceiver.receiver.sendRtcpPLI(track.ssrc).catch(() => {});
-          }, settings.pliEveryMs);
-          s.timers.push(pli);
+          };
+          s.timers.push(setInterval(s.requestKeyframe, settings.pliEveryMs));
         }
       };
       pc.onTrack.subscribe((track) => {
