@@ -3,6 +3,7 @@
 // so `npm start` needs nothing. A bad value stops start-up naming the setting.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -13,6 +14,15 @@ const optionalUrl = z
   .transform((v) => (v === '' ? undefined : v))
   .pipe(z.url().optional())
   .optional();
+
+/** An IP address or CIDR as proxy-addr (Express's `trust proxy`) takes it. */
+function isProxyAddress(p: string): boolean {
+  const [address = '', bits, ...rest] = p.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
 
 export const ROLES = ['http', 'rooms', 'media', 'jobs'] as const;
 export type Role = (typeof ROLES)[number];
@@ -41,7 +51,19 @@ const configSchema = z.object({
 
   // gateway
   CORS_ORIGINS: z.string().default('*'),
-  TRUST_PROXY: z.string().default('loopback'),
+  // Express `trust proxy`: a hop count (`1`), `true`/`false`, or addresses, CIDRs and the names loopback, linklocal, uniquelocal.
+  // Express alone would read `1` as the address 0.0.0.1 and fail on `true` only once the app is built.
+  TRUST_PROXY: z
+    .string()
+    .default('loopback')
+    .transform((v, ctx): string | number | boolean => {
+      const value = v.trim();
+      if (/^\d+$/.test(value)) return Number(value);
+      if (value === 'true' || value === 'false') return value === 'true';
+      const bad = value.split(',').map((p) => p.trim()).filter((p) => !['loopback', 'linklocal', 'uniquelocal'].includes(p) && !isProxyAddress(p));
+      if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `not a hop count, true/false, address, CIDR or loopback/linklocal/uniquelocal: ${bad.join(', ')}` });
+      return value;
+    }),
   BODY_LIMIT_BYTES: int(64 * 1024, 1024),
   RATE_LIMIT_IP_PER_MIN: int(1200, 1),
   RATE_LIMIT_USER_PER_MIN: int(600, 1),

@@ -109,6 +109,17 @@ for (const kind of await dbKinds()) {
       assert.deepEqual(wrong.body, unknown.body);
     });
 
+    test('a token is taken from the Authorization header only, never from the query string or the body', async () => {
+      const { token } = await app.http.register(uniqueName('hdr'));
+      const inQuery = await app.http.request('GET', `/api/auth/me?access_token=${token}`);
+      assert.equal(inQuery.status, 401);
+      assert.equal(inQuery.body.error.code, 'unauthorized');
+      const inBody = await app.http.request('POST', '/api/auth/logout', { json: { access_token: token } });
+      assert.equal(inBody.status, 401);
+      // the token was not used: it still works, from the header
+      assert.equal((await app.http.request('GET', '/api/auth/me', { token })).status, 200);
+    });
+
     test('garbage, forged and missing tokens are 401', async () => {
       for (const authorization of ['Bearer nope', 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.', 'Basic abc', '']) {
         const r = await app.http.request('GET', '/api/auth/me', { headers: authorization ? { authorization } : {} });

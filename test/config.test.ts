@@ -51,6 +51,8 @@ describe('configuration', () => {
       [{ BODY_LIMIT_BYTES: '1.5' }, 'BODY_LIMIT_BYTES'],
       [{ REDIS_PREFIX: 'has space' }, 'REDIS_PREFIX'],
       [{ PASSWORD_MIN_LENGTH: '4' }, 'PASSWORD_MIN_LENGTH'],
+      [{ TRUST_PROXY: 'yes please' }, 'TRUST_PROXY'],
+      [{ TRUST_PROXY: 'loopback, 10.0.0.0/33' }, 'TRUST_PROXY'],
     ];
     for (const [env, name] of cases) {
       assert.throws(() => loadConfig({ DATA_DIR: dataDir, ...env }), (e: unknown) => e instanceof ConfigError && new RegExp(`^  ${name}[.:]`, 'm').test(e.message), JSON.stringify(env));

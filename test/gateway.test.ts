@@ -89,6 +89,38 @@ describe('gateway basics', () => {
     assertErrorBody(badCharset.body, 'unsupported_media_type');
   });
 
+  test('NUL bytes, lone surrogates, bad URL encoding, undecodable bodies and out-of-range cursors are 400, never a 500, and write nothing', async () => {
+    const user = await app.http.register(uniqueName('odd'));
+    const adminName = uniqueName('admin');
+    await app.services.users.ensureAdmin(adminName, PASSWORD, { actorId: null, ip: null });
+    const admin = (await app.http.request('POST', '/api/auth/login', { json: { username: adminName, password: PASSWORD } })).body.token as string;
+    const auditCount = async () => (await app.services.audit.list({ limit: 100 })).items.length;
+    const before = await auditCount();
+    const cursor = (key: unknown[]) => Buffer.from(JSON.stringify(key)).toString('base64url');
+    const someId = '00000000-0000-4000-8000-000000000000';
+    const cases: [string, string, { json?: unknown; token?: string; headers?: Record<string, string>; body?: string }][] = [
+      ['POST', '/api/auth/login', { json: { username: 'nul\u0000name', password: PASSWORD } }],
+      ['POST', '/api/auth/login', { json: { username: 'lone\ud800surrogate', password: PASSWORD } }],
+      ['POST', '/api/auth/login', { json: { username: user.username.replace('_', 'İ_'), password: PASSWORD } }],
+      ['PATCH', '/api/users/me', { json: { nickname: 'lone\udc00' }, token: user.token }],
+      ['GET', '/api/admin/audit-log?actor=%00', { token: admin }],
+      ['GET', '/api/admin/audit-log?action=user.%00', { token: admin }],
+      ['GET', `/api/users/${user.id}/followers?cursor=${cursor(['+099999-01-01T00:00:00.000Z', someId])}`, {}],
+      ['GET', `/api/users/${user.id}/followers?cursor=${cursor(['-271821-04-20', someId])}`, {}],
+      ['GET', `/api/users/${user.id}/following?cursor=${cursor(['2020-02-31T00:00:00.000Z', someId])}`, {}],
+      ['GET', '/api/users/%E0%A4%A', {}],
+      ['GET', '/files/%E0%A4%A', {}],
+      ['POST', '/api/auth/login', { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: 'not gzip at all' }],
+    ];
+    for (const [method, path, opts] of cases) {
+      const r = await app.http.request(method, path, opts);
+      assert.equal(r.status, 400, `${method} ${path} ${JSON.stringify(opts.json ?? opts.body ?? '')} -> ${r.status} ${JSON.stringify(r.body)}`);
+      assertErrorBody(r.body, 'validation_failed');
+    }
+    assert.equal(await auditCount(), before, 'nothing was written');
+    assert.equal((await app.http.request('GET', `/api/users/${user.id}`)).body.nickname, user.username);
+  });
+
   test('X-Request-Id is echoed when sane and generated otherwise', async () => {
     const given = await app.http.request('GET', '/healthz', { headers: { 'x-request-id': 'trace-abc.123' } });
     assert.equal(given.headers.get('x-request-id'), 'trace-abc.123');
@@ -259,6 +291,31 @@ for (const store of ['memory', 'redis'] as const) {
       }
     });
 
+    test('per IP: an IPv6 client cannot get a fresh budget by changing addresses within its /64', async () => {
+      const app = await startTestApp('pglite', env({ RATE_LIMIT_IP_PER_MIN: '5' }));
+      apps.push(app);
+      const from = (ip: string) => app.http.request('GET', '/api/gifts', { headers: { 'x-forwarded-for': ip } });
+      for (let i = 1; i <= 5; i++) assert.equal((await from(`2001:db8:7:1::${i.toString(16)}`)).status, 200, `request ${i}`);
+      const limited = await from('2001:db8:7:1:ffff:ffff:ffff:ffff');
+      assert.equal(limited.status, 429);
+      assertErrorBody(limited.body, 'rate_limited');
+      // another /64 is another client
+      assert.equal((await from('2001:db8:7:2::1')).status, 200);
+    });
+
+    test('TRUST_PROXY as a hop count (or true) takes the client address from X-Forwarded-For', async () => {
+      for (const [n, trust] of ['1', 'true'].entries()) {
+        const app = await startTestApp('pglite', env({ RATE_LIMIT_IP_PER_MIN: '2', TRUST_PROXY: trust }));
+        apps.push(app);
+        const from = (ip: string) => app.http.request('GET', '/api/gifts', { headers: { 'x-forwarded-for': ip } });
+        const [one, other] = [`203.0.113.${20 + 2 * n}`, `203.0.113.${21 + 2 * n}`];
+        for (let i = 0; i < 2; i++) assert.equal((await from(one)).status, 200, `${trust}: request ${i + 1}`);
+        assert.equal((await from(one)).status, 429, trust);
+        // another client behind the same proxy has its own budget
+        assert.equal((await from(other)).status, 200, trust);
+      }
+    });
+
     test('per user: each account has its own budget', async () => {
       const app = await startTestApp('pglite', env({ RATE_LIMIT_USER_PER_MIN: '3' }));
       apps.push(app);
@@ -334,6 +391,27 @@ for (const store of ['memory', 'redis'] as const) {
       const statuses = replies.map((r) => r.status);
       assert.equal(statuses.filter((s) => s === 401).length, 3, statuses.join(','));
       assert.equal(statuses.filter((s) => s === 429).length, 17);
+    });
+
+    test('guesses at one account from many addresses cannot keep its owner out from where they logged in before', async () => {
+      // An account window of an hour: without the known-address rule the owner would wait all of it, and longer if the guessing went on.
+      const app = await startTestApp('pglite', env({ LOGIN_FAILS_PER_USER: '3', LOGIN_FAILS_PER_ACCOUNT: '4', LOGIN_ACCOUNT_WINDOW_SEC: '3600' }));
+      apps.push(app);
+      const owner = await app.http.register(uniqueName('owner'), PASSWORD);
+      const login = (password: string, ip: string) =>
+        app.http.request('POST', '/api/auth/login', { json: { username: owner.username, password }, headers: { 'x-forwarded-for': ip } });
+      assert.equal((await login(PASSWORD, '198.51.100.10')).status, 200, 'the owner logs in from home');
+      for (let i = 0; i < 4; i++) assert.equal((await login('wrong guess 123', `10.2.${i}.1`)).status, 401);
+      // the account is slowed for guessers everywhere, even with the right password from a new address...
+      assert.equal((await login('wrong guess 123', '10.2.99.1')).status, 429);
+      assert.equal((await login(PASSWORD, '10.2.99.2')).status, 429);
+      // ...but the owner still gets in from home, and that gives the guessers nothing back
+      assert.equal((await login(PASSWORD, '198.51.100.10')).status, 200);
+      assert.equal((await login(PASSWORD, '198.51.100.10')).status, 200);
+      assert.equal((await login('wrong guess 123', '10.2.99.3')).status, 429);
+      // guesses from the known address still meet the per-username+IP limit
+      for (let i = 0; i < 3; i++) assert.equal((await login('wrong guess 123', '198.51.100.10')).status, 401);
+      assert.equal((await login(PASSWORD, '198.51.100.10')).status, 429);
     });
   });
 }

@@ -147,4 +147,25 @@ describe('live rooms across two processes (Redis + PostgreSQL)', { skip: !ready 
       await Promise.allSettled([s.leave(), v.leave(), anon.leave()]);
     }
   });
+
+  test('a logout through the other process ends the room session at once', async () => {
+    const [a, b] = urls as [string, string];
+    const viaA = { url: a, http: httpClient(a) };
+    const streamer = await newUser(viaA, 'streamer');
+    const bob = await newUser(viaA, 'bob');
+    const roomId = await createRoomVia(viaA.http, streamer);
+    const s = await streamer.client.joinRoom(roomId);
+    const v = await bob.client.joinRoom(roomId);
+    try {
+      await until(s, () => s.state.online === 2, 'two in the room');
+      const ownerPort = new URL((v.room.connection.transport as unknown as { ws: { url: string } }).ws.url).port;
+      const other = new URL(a).port === ownerPort ? b : a;
+      const ended = new Promise<number>((resolve) => v.onLeave((code) => resolve(code)));
+      await new LiveroomClient({ baseUrl: other, token: bob.token }).logout();
+      assert.equal(await ended, 4401);
+      await until(s, () => s.state.online === 1, 'the session is gone');
+    } finally {
+      await Promise.allSettled([s, v].filter((c) => c.room.connection.isOpen).map((c) => c.leave()));
+    }
+  });
 });

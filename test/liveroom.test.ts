@@ -98,6 +98,29 @@ for (const kind of await dbKinds()) {
       assert.equal((await app.services.chat.recent(roomId, 10)).length, 1);
     });
 
+    test('odd ids (NUL bytes, lone surrogates) in a join or a message are refused as such, never as a database error', async () => {
+      const streamer = await newUser(app, 'streamer');
+      const roomId = await createRoom(app, streamer);
+      for (const bad of ['a\u0000b', `${roomId}\u0000`, '\ud800']) {
+        for (const client of [streamer.client, anonymous(app)])
+          await assert.rejects(client.joinRoom(bad), (e: unknown) => e instanceof LiveroomError && e.status === 404 && !/select|from/i.test(e.message), JSON.stringify(bad));
+      }
+      const s = await join(streamer.client, roomId);
+      let internal = 0;
+      s.on('error', (e) => void (e.code === 'internal_error' && internal++));
+      for (const [type, msg] of [
+        ['mod:ban', { userId: 'x\u0000' }],
+        ['mod:mute', { userId: 'x\u0000', seconds: 60 }],
+        ['mod:delete', { messageId: 'x\u0000' }],
+        ['lottery:enter', { lotteryId: 'x\u0000' }],
+      ] as const) {
+        const err = next(s, 'error');
+        s.room.send(type, msg);
+        assert.equal((await err).code, 'validation_failed', type);
+      }
+      assert.equal(internal, 0);
+    });
+
     test('moderation: slow mode, followers-only, mute, delete and ban by the streamer; others are refused', async () => {
       const streamer = await newUser(app, 'streamer');
       const bob = await newUser(app, 'bob');
@@ -175,6 +198,78 @@ for (const kind of await dbKinds()) {
       const actions = audit.items.filter((a) => a.actorId === streamer.id).map((a) => `${a.action}:${a.target}`);
       for (const want of [`chat.slow_mode:${roomId}`, `chat.followers_only:${roomId}`, `chat.mute:${bob.id}`, `chat.delete:${victim.id}`, `chat.ban:${carol.id}`])
         assert.ok(actions.includes(want), `audit has ${want}`);
+    });
+
+    test('slow mode holds against messages sent back to back, with and without followers-only', async () => {
+      const streamer = await newUser(app, 'streamer');
+      const roomId = await createRoom(app, streamer);
+      const s = await join(streamer.client, roomId);
+      s.setSlowMode(60);
+      for (const followersOnly of [false, true]) {
+        if (followersOnly) s.setFollowersOnly(true);
+        // a fresh follower each round: slow mode counts from a user's last line
+        const fan = await newUser(app, 'fan');
+        await fan.client.follow(streamer.id);
+        const f = await join(fan.client, roomId);
+        await until(f, () => f.state.chatMode.slowSec === 60 && f.state.chatMode.followersOnly === followersOnly, 'chat mode in state');
+        const refused: string[] = [];
+        const allRefused = new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`timed out waiting for 4 refusals, got ${refused.join(',') || 'none'}`)), 10_000);
+          const off = f.on('error', (e) => {
+            refused.push(e.code);
+            if (refused.length < 4) return;
+            clearTimeout(timer);
+            resolve(off());
+          });
+        });
+        const tag = followersOnly ? 'fo' : 'plain';
+        for (let i = 0; i < 5; i++) f.chat(`${tag} burst ${i}`);
+        await allRefused;
+        assert.deepEqual(refused, ['slow_mode', 'slow_mode', 'slow_mode', 'slow_mode']);
+        await until(s, () => texts(s).includes(`${tag} burst 0`), 'the first line');
+        // a marker from the streamer (not slowed) after the burst: every burst line would be in by then
+        s.chat(`${tag} marker`);
+        await until(s, () => texts(s).includes(`${tag} marker`), 'the marker');
+        assert.deepEqual(texts(s).filter((t) => t.startsWith(`${tag} burst`)), [`${tag} burst 0`]);
+        const stored = (await app.services.chat.recent(roomId, 20)).filter((m) => m.userId === fan.id);
+        assert.deepEqual(stored.map((m) => m.text), [`${tag} burst 0`]);
+      }
+    });
+
+    test('a banned viewer cannot come back with the reconnection token of the kicked session', async () => {
+      const streamer = await newUser(app, 'streamer');
+      const carol = await newUser(app, 'carol');
+      const roomId = await createRoom(app, streamer);
+      const s = await join(streamer.client, roomId);
+      const c = await join(carol.client, roomId);
+      await until(s, () => s.state.online === 2, 'two online');
+      const reconnectionToken = c.room.reconnectionToken;
+      const kicked = new Promise<number>((resolve) => c.onLeave((code) => resolve(code)));
+      s.ban(carol.id);
+      assert.equal(await kicked, 4403);
+      await assert.rejects(new Client(app.url).reconnect(reconnectionToken));
+      await until(s, () => s.state.online === 1, 'the banned seat is not kept');
+      await eventually(() => matchMaker.getLocalRoomById(roomId)!.clients.length === 1, 'one client in the room');
+    });
+
+    test('logging out ends the room sessions opened with that token, and they get no seat back', async () => {
+      const streamer = await newUser(app, 'streamer');
+      const bob = await newUser(app, 'bob');
+      const roomId = await createRoom(app, streamer);
+      const s = await join(streamer.client, roomId);
+      const b = await join(bob.client, roomId);
+      await until(s, () => s.state.online === 2, 'two online');
+      const watched = app.rooms!.events.watchedTokens();
+      const reconnectionToken = b.room.reconnectionToken;
+      const ended = new Promise<number>((resolve) => b.onLeave((code) => resolve(code)));
+      await bob.client.logout();
+      assert.equal(await ended, 4401);
+      await assert.rejects(new Client(app.url).reconnect(reconnectionToken));
+      await until(s, () => s.state.online === 1, 'the signed-out session is gone');
+      assert.equal(app.rooms!.events.watchedTokens(), watched - 1, 'its revocation watch is gone');
+      // the streamer's own session is untouched
+      s.chat('still here');
+      await until(s, () => texts(s).includes('still here'), 'streamer chat');
     });
 
     test('an admin moderates any room; a revoked token is refused; a bad token joins as anonymous', async () => {

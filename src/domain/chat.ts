@@ -172,25 +172,32 @@ export function createChat(deps: ChatDeps) {
           mutedUntil.delete(user.id);
         }
         const moderator = isModerator(user);
-        if (mode.followersOnly && !moderator && !(await deps.follows.isFollowing(user.id, room.streamerId)))
-          throw new DomainError('followers_only', 'only followers of the streamer can chat now');
+        // The slow-mode slot is checked and taken in one synchronous step: messages sent back to back
+        // would otherwise all pass the check while the first waits below. A refusal gives the slot back.
+        const previousPostAt = lastPostAt.get(user.id);
         if (mode.slowSec > 0 && !moderator) {
-          const last = lastPostAt.get(user.id) ?? 0;
-          const waitMs = last + mode.slowSec * 1000 - now();
+          const waitMs = (previousPostAt ?? 0) + mode.slowSec * 1000 - now();
           if (waitMs > 0) throw new DomainError('slow_mode', `slow mode: one message every ${mode.slowSec} s`, { retryAfterSec: Math.ceil(waitMs / 1000) });
-        }
-        try {
-          await rate.consume(user.id);
-        } catch (e) {
-          if (e instanceof RateLimiterRes)
-            throw new DomainError('rate_limited', 'too many messages; slow down', { retryAfterSec: Math.max(1, Math.ceil(e.msBeforeNext / 1000)) });
-          throw e;
         }
         if (lastPostAt.size >= SLOW_PRUNE_AT) {
           const horizon = now() - settings.slowMaxSec * 1000;
           for (const [k, at] of lastPostAt) if (at < horizon) lastPostAt.delete(k);
         }
-        lastPostAt.set(user.id, now());
+        const postAt = now();
+        lastPostAt.set(user.id, postAt);
+        try {
+          if (mode.followersOnly && !moderator && !(await deps.follows.isFollowing(user.id, room.streamerId)))
+            throw new DomainError('followers_only', 'only followers of the streamer can chat now');
+          await rate.consume(user.id);
+        } catch (e) {
+          if (lastPostAt.get(user.id) === postAt) {
+            if (previousPostAt === undefined) lastPostAt.delete(user.id);
+            else lastPostAt.set(user.id, previousPostAt);
+          }
+          if (e instanceof RateLimiterRes)
+            throw new DomainError('rate_limited', 'too many messages; slow down', { retryAfterSec: Math.max(1, Math.ceil(e.msBeforeNext / 1000)) });
+          throw e;
+        }
         return store({ id: newId(), userId: user.id, nickname: user.nickname, text, at: new Date(now()).toISOString() });
       },
 

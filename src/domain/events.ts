@@ -12,6 +12,8 @@ export interface EventMap {
   /** The media side must disconnect the room's publisher (broadcast ended by its owner/an admin, or key rotated). */
   'room.kick': { roomId: string; reason: 'ended' | 'key_rotated' };
   'follow.changed': { type: 'follow' | 'unfollow'; followerId: string; followeeId: string };
+  /** A token was revoked (logout): live-room sessions opened with it end, whichever process holds them. */
+  'auth.revoked': { userId: string; jti: string };
   /** A paid gift, published after its transfer committed (domain/gifts.ts); `amount` is the total paid in coins. */
   'room.gift': {
     roomId: string;

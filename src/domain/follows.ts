@@ -9,6 +9,8 @@ import { decodeCursor, toPage, type Page } from './pagination.ts';
 import type { RequestContext, User, UsersService } from './users.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const isCursorTime = (s: string) =>
+  /^(19[7-9]\d|[2-9]\d{3})-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(s) && !Number.isNaN(Date.parse(s)) && new Date(s).toISOString() === s;
 
 export interface FollowItem extends User {
   followedAt: string;
@@ -47,7 +49,8 @@ export function createFollows(deps: { db: Db; users: UsersService; onChange?: (e
     await deps.users.get(userId);
     const after = decodeCursor(q.cursor, 2) as [string, string] | undefined;
     // A well-formed but forged cursor must be a 400, not a database error.
-    if (after && !(typeof after[0] === 'string' && !Number.isNaN(Date.parse(after[0])) && typeof after[1] === 'string' && UUID.test(after[1])))
+    // Only the form this module hands out (toISOString, years 1970-9999): JS parses dates PostgreSQL refuses (year 99999, -271821).
+    if (after && !(typeof after[0] === 'string' && isCursorTime(after[0]) && typeof after[1] === 'string' && UUID.test(after[1])))
       throw new DomainError('validation_failed', 'cursor is not valid', { field: 'cursor' });
     const self = direction === 'followers' ? follows.followeeId : follows.followerId;
     const other = direction === 'followers' ? follows.followerId : follows.followeeId;

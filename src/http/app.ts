@@ -14,7 +14,7 @@ import type { User } from '../domain/users.ts';
 import type { Breaker } from '../resilience.ts';
 import { createAuthenticator } from './auth.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
-import { createLimiterFactory, createLoginGuard, limitBy } from './limits.ts';
+import { addressKey, createLimiterFactory, createLoginGuard, limitBy } from './limits.ts';
 import { createMetrics } from './metrics.ts';
 import { openApiRouter } from './openapi.ts';
 import type { Api } from './route.ts';
@@ -101,7 +101,7 @@ export function createApp(deps: AppDeps): HttpApp {
   const userLimiter = makeLimiter({ keyPrefix: 'user', points: config.RATE_LIMIT_USER_PER_MIN, durationSec: 60 });
   api.afterAuth.push(limitBy(userLimiter, (req) => (req.user as User | undefined)?.id));
   api.router.use(shedder.middleware);
-  api.router.use(limitBy(ipLimiter, (req) => req.ip ?? 'unknown'));
+  api.router.use(limitBy(ipLimiter, (req) => addressKey(req.ip ?? 'unknown')));
   api.router.use(express.json({ limit: config.BODY_LIMIT_BYTES, strict: true }));
   api.router.use(openApiRouter(api, config.publicUrl));
 
@@ -111,6 +111,8 @@ export function createApp(deps: AppDeps): HttpApp {
     failsPerAccount: config.LOGIN_FAILS_PER_ACCOUNT,
     accountWindowSec: config.LOGIN_ACCOUNT_WINDOW_SEC,
     blockSec: config.LOGIN_BLOCK_SEC,
+    // An address a login came from stays known as long as the session it got.
+    knownIpSec: config.TOKEN_TTL_SEC,
   });
   const registerLimiter = makeLimiter({ keyPrefix: 'register', points: config.REGISTER_PER_IP_PER_HOUR, durationSec: 3600 });
   authRoutes(api, services, { login: loginGuard, register: registerLimiter });

@@ -72,6 +72,12 @@ function fromFrameworkError(e: unknown): DomainError | undefined {
     return new DomainError('validation_failed', `upload refused: ${err.message ?? err.code}`);
   if (err?.status === 400 && /Multipart|Boundary/i.test(err.message ?? ''))
     return new DomainError('validation_failed', 'malformed multipart body');
+  // The router's "Failed to decode param" (a path like /users/%E0%A4%A).
+  if (e instanceof URIError) return new DomainError('validation_failed', 'the path is not valid URL encoding');
+  // Any other client error body-parser/raw-body raise (a Content-Encoding body that does not inflate, a
+  // body shorter than its Content-Length, ...): the request is bad, not the server.
+  if (err?.status === 400 && (typeof err.type === 'string' || (err as { expose?: unknown }).expose === true))
+    return new DomainError('validation_failed', 'the request body could not be read');
   return undefined;
 }
 

@@ -3,6 +3,7 @@
 // through the Redis circuit breaker; when Redis is down or hangs, each
 // limiter falls back to its own in-memory copy at once, rather than failing
 // every request, letting everything through, or holding requests.
+import { isIPv6 } from 'node:net';
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
@@ -70,6 +71,27 @@ function breakerGuarded(shared: Limiter, fallback: Limiter, breaker?: Breaker): 
   };
 }
 
+/**
+ * The rate-limit key of a client address: IPv4 as is, IPv6 by its /64 (one
+ * host usually holds a whole /64, so keying by the full address would give it
+ * 2^64 budgets), an IPv4-mapped IPv6 address as its IPv4.
+ */
+export function addressKey(ip: string): string {
+  if (!isIPv6(ip)) return ip;
+  const addr = ip.split('%')[0]!.toLowerCase();
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(addr);
+  if (mapped) return mapped[1]!;
+  let groups = addr.split(':');
+  if (addr.includes('::')) {
+    const [head = '', tail = ''] = addr.split('::');
+    const h = head ? head.split(':') : [];
+    const t = tail ? tail.split(':') : [];
+    const tailGroups = t.reduce((n, g) => n + (g.includes('.') ? 2 : 1), 0);
+    groups = [...h, ...Array<string>(Math.max(0, 8 - h.length - tailGroups)).fill('0'), ...t];
+  }
+  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
+
 export const retryAfterSec = (res: RateLimiterRes) => Math.max(1, Math.ceil(res.msBeforeNext / 1000));
 
 export function rateLimited(res: RateLimiterRes): DomainError {
@@ -105,26 +127,42 @@ export function limitBy(limiter: Limiter, keyOf: (req: Parameters<RequestHandler
  * Every attempt is counted before the password is checked, so a burst of
  * parallel guesses cannot all slip past the limits; a success gives its point
  * back (and resets the consecutive count). No block outlives its window.
+ *
+ * The per-account counter does not apply from an address this account logged
+ * in from within knownIpSec (the session length): otherwise a few wrong guesses a window from a
+ * couple of addresses would keep the real user locked out for as long as the
+ * attacker cares to go on. Guesses from such an address still meet the
+ * per-username+IP and per-IP counters.
  */
 export function createLoginGuard(
   make: LimiterFactory,
-  s: { failsPerUser: number; failsPerIpPerHour: number; failsPerAccount: number; accountWindowSec: number; blockSec: number },
+  s: { failsPerUser: number; failsPerIpPerHour: number; failsPerAccount: number; accountWindowSec: number; blockSec: number; knownIpSec: number },
 ) {
   const byUserIp = make({ keyPrefix: 'login_user_ip', points: s.failsPerUser, durationSec: 3600, blockSec: s.blockSec });
   const byIp = make({ keyPrefix: 'login_ip', points: s.failsPerIpPerHour, durationSec: 3600 });
   const byAccount = make({ keyPrefix: 'login_account', points: s.failsPerAccount, durationSec: s.accountWindowSec });
-  const keys = (username: string, ip: string) => {
+  // Successful logins per username+IP; any count means "known address" until the window ends.
+  // Capped at 24 days: the in-memory store expires keys with setTimeout, which fires at once past 2^31 ms.
+  const knownSec = Math.min(s.knownIpSec, 24 * 24 * 3600);
+  const knownIps = knownSec > 0 ? make({ keyPrefix: 'login_known_ip', points: Number.MAX_SAFE_INTEGER, durationSec: knownSec }) : undefined;
+  const isKnown = async (username: string, ip: string) => {
+    if (!knownIps) return false;
+    const res = await knownIps.get(`${username.toLowerCase()}_${ip}`).catch(() => null);
+    return (res?.consumedPoints ?? 0) > 0;
+  };
+  const keys = (username: string, ip: string, known: boolean) => {
     const account = username.toLowerCase();
-    return [
+    const all = [
       [byUserIp, `${account}_${ip}`],
       [byIp, ip],
       [byAccount, account],
     ] as const;
+    return known ? all.slice(0, 2) : all;
   };
   return {
     /** Counts a login attempt; throws rate_limited (429 with Retry-After) when any counter is exhausted. */
     async attempt(username: string, ip: string): Promise<void> {
-      const pairs = keys(username, ip);
+      const pairs = keys(username, ip, await isKnown(username, ip));
       const results = await Promise.allSettled(pairs.map(([limiter, key]) => limiter.consume(key)));
       const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
       if (refused.length === 0) return;
@@ -136,8 +174,15 @@ export function createLoginGuard(
       throw new DomainError('rate_limited', 'too many failed logins; try again later', { retryAfterSec: retryAfterSec(longest) });
     },
     async succeeded(username: string, ip: string): Promise<void> {
-      const [[userIp, userIpKey], [ipLimiter, ipKey], [account, accountKey]] = keys(username, ip);
-      await Promise.allSettled([userIp.delete(userIpKey), ipLimiter.reward(ipKey, 1), account.reward(accountKey, 1)]);
+      // From a known address the account counter took nothing: give nothing back (a reward would bank extra guesses).
+      const pairs = keys(username, ip, await isKnown(username, ip));
+      const [[userIp, userIpKey], [ipLimiter, ipKey], account] = pairs;
+      await Promise.allSettled([
+        userIp.delete(userIpKey),
+        ipLimiter.reward(ipKey, 1),
+        account ? account[0].reward(account[1], 1) : undefined,
+        knownIps?.consume(userIpKey),
+      ]);
     },
   };
 }

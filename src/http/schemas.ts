@@ -24,7 +24,9 @@ export const password = z.string().min(1, 'password is required').max(4096, 'pas
 export const nickname = plainText('nickname', 1, 32);
 
 export const registerBody = z.strictObject({ username, password, nickname: nickname.optional() });
-export const loginBody = z.strictObject({ username: z.string().min(1).max(64), password });
+// Every username is ASCII (see `username`): anything else cannot match, and a NUL or a lone surrogate would
+// reach the database, and İ lowercases to "i" there but not in JS (the login guard's keys would differ).
+export const loginBody = z.strictObject({ username: z.string().min(1).max(64).regex(/^[\x21-\x7e]+$/, 'username must be printable ASCII'), password });
 export const profilePatchBody = z
   .strictObject({ nickname: nickname.optional(), avatarUrl: z.string().max(2048).nullable().optional() })
   .refine((b) => b.nickname !== undefined || b.avatarUrl !== undefined, 'give nickname or avatarUrl');
@@ -66,8 +68,8 @@ export const fileReply = z.object({
 
 export const auditQuery = (maxLimit: number, defaultLimit: number) =>
   pageQuery(maxLimit, defaultLimit).extend({
-    actor: z.string().max(64).optional(),
-    action: z.string().max(64).optional(),
+    actor: z.string().max(64).regex(/^[\x21-\x7e]*$/, 'actor must be printable ASCII').optional(),
+    action: z.string().max(64).regex(/^[\x21-\x7e]*$/, 'action must be printable ASCII').optional(),
   });
 export const auditItem = z.object({
   id: z.string(),

@@ -83,7 +83,7 @@ export interface LiveRoomDeps {
     reportOnline?(roomId: string, online: number): Promise<void>;
   };
   /** Token -> user: a revoked token is refused, a malformed or expired one means anonymous. */
-  viewers: { fromToken(token: string): Promise<{ state: 'valid'; user: ViewerUser } | { state: 'revoked' | 'invalid' }> };
+  viewers: { fromToken(token: string): Promise<{ state: 'valid'; user: ViewerUser; jti?: string } | { state: 'revoked' | 'invalid' }> };
   chat: Pick<ChatService, 'open' | 'isBanned'>;
   topFans?: (roomId: string, limit: number) => Promise<{ userId: string; nickname: string; amount: number }[]>;
   lotteries?: LiveRoomLotteries;
@@ -95,6 +95,8 @@ export interface LiveRoomDeps {
 export interface ViewerAuth {
   user: ViewerUser | null;
   ip: string | null;
+  /** The id of the token the user joined with: its revocation (logout) ends the session. */
+  jti?: string;
 }
 
 // Join refusals (HTTP statuses of the matchmaking request) and the close code of a banned viewer.
@@ -102,7 +104,11 @@ export const CODE_UNAUTHORIZED = 401;
 export const CODE_BANNED = 403;
 export const CODE_NOT_FOUND = 404;
 export const CLOSE_BANNED = 4403;
+/** The close code of a session whose token was revoked (the user logged out). */
+export const CLOSE_REVOKED = 4401;
 
+/** Room ids are UUIDs; also the form Colyseus room ids take. */
+const ROOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const TOP_FANS_REFRESH_MS = 1000;
 /** The lottery's entry count is re-read at most this often, however many entries arrive. */
 const LOTTERY_COUNT_REFRESH_MS = 1000;
@@ -122,9 +128,9 @@ export async function authenticateViewer(deps: LiveRoomDeps, token: string | und
   const checked = await deps.viewers.fromToken(given);
   if (checked.state === 'revoked') throw new ServerError(CODE_UNAUTHORIZED, 'this token was revoked; sign in again');
   if (checked.state !== 'valid') return { user: null, ip };
-  if (typeof opts.roomId === 'string' && (await deps.chat.isBanned(opts.roomId, checked.user.id)))
+  if (typeof opts.roomId === 'string' && ROOM_ID.test(opts.roomId) && (await deps.chat.isBanned(opts.roomId, checked.user.id)))
     throw new ServerError(CODE_BANNED, 'you are banned from this room');
-  return { user: checked.user, ip };
+  return { user: checked.user, ip, jti: checked.jti };
 }
 
 type ViewerClient = Client<{ auth: ViewerAuth }>;
@@ -143,11 +149,17 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
   private lotteryCountLoading = false;
   /** The lottery whose result was broadcast here (a repeated `lottery.drawn` is not broadcast again). */
   private lotteryResultSent = '';
+  /** Per signed-in session: stops watching its token for revocation. */
+  private revocationWatches = new Map<string, () => void>();
+  /** Sessions whose token was revoked: they get no seat back. */
+  private revokedSessions = new Set<string>();
 
   async onCreate(options: { roomId?: unknown }) {
     const { deps } = this;
     const roomId = options?.roomId;
-    if (typeof roomId !== 'string' || roomId.length === 0 || roomId.length > 64) throw new ServerError(CODE_NOT_FOUND, 'roomId is required');
+    if (typeof roomId !== 'string' || roomId.length === 0) throw new ServerError(CODE_NOT_FOUND, 'roomId is required');
+    // No room has any other id; a NUL byte would otherwise fail the lookup with a database error (and its SQL) as the reply.
+    if (!ROOM_ID.test(roomId)) throw new ServerError(CODE_NOT_FOUND, 'no such room');
     const info = await deps.rooms.get(roomId);
     if (!info) throw new ServerError(CODE_NOT_FOUND, 'no such room');
     // The Colyseus room id is the live room id, so `joinById(roomId)` reaches it.
@@ -225,13 +237,41 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     const user = client.auth?.user;
     // joinById carries no roomId in its options, so the ban is checked here as well as in onAuth.
     if (user && (await this.deps.chat.isBanned(this.roomId, user.id))) throw new ServerError(CODE_BANNED, 'you are banned from this room');
+    const jti = client.auth?.jti;
+    if (user && jti) {
+      const sessionId = client.sessionId;
+      this.revocationWatches.set(
+        sessionId,
+        this.deps.events.onRevoked(jti, () => {
+          this.revokedSessions.add(sessionId);
+          // The current client of the session (a reconnection is a new Client object).
+          this.clients.find((c) => c.sessionId === sessionId)?.leave(CLOSE_REVOKED, 'signed out');
+        }),
+      );
+    }
     this.countOnline();
   }
 
+  onLeave(client: ViewerClient) {
+    // Once per session, when it is gone for good (after a drop with no reconnection, too).
+    this.revocationWatches.get(client.sessionId)?.();
+    this.revocationWatches.delete(client.sessionId);
+    this.revokedSessions.delete(client.sessionId);
+  }
+
   async onDrop(client: ViewerClient, code?: number) {
-    // A connection closed for flooding (maxMessagesPerSecond) gets no seat to come back to.
-    if (code === CloseCode.WITH_ERROR) return;
+    // A connection closed for flooding (maxMessagesPerSecond), or a banned viewer we closed, gets no seat to
+    // come back to: Colyseus treats any close but a consented leave as a drop, and its reconnection token would
+    // otherwise bring the banned viewer back (reconnection runs no onAuth/onJoin).
+    if (code === CloseCode.WITH_ERROR || code === CLOSE_BANNED || code === CLOSE_REVOKED || this.revokedSessions.has(client.sessionId)) return;
     if (this.deps.settings.reconnectSec > 0) await this.allowReconnection(client, this.deps.settings.reconnectSec);
+  }
+
+  /** Banned or signed out while the connection was down: the kick could not reach it then. */
+  async onReconnect(client: ViewerClient) {
+    const user = client.auth?.user;
+    if (this.revokedSessions.has(client.sessionId)) return client.leave(CLOSE_REVOKED, 'signed out');
+    if (user && (await this.deps.chat.isBanned(this.roomId, user.id))) client.leave(CLOSE_BANNED, 'banned');
   }
 
 
@@ -248,6 +288,8 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
   onDispose() {
     for (const off of this.offEvents) off();
     this.offEvents = [];
+    for (const off of this.revocationWatches.values()) off();
+    this.revocationWatches.clear();
     if (this.reportedOnline > 0) this.reportOnline(0);
   }
 

@@ -4,14 +4,16 @@
 // (domain/chat.ts), so `text` is only required to be a string here.
 import { z } from 'zod';
 
-const userId = z.string().min(1).max(64);
+// Ids are plain ASCII tokens (UUIDs): anything else cannot exist, and a NUL byte would reach the database as an error.
+const anId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a valid id');
+const userId = anId;
 export const chatMessage = z.strictObject({ text: z.string().max(10_000) });
 export const slowMessage = z.strictObject({ seconds: z.number().int().min(0) });
 export const followersOnlyMessage = z.strictObject({ enabled: z.boolean() });
 export const muteMessage = z.strictObject({ userId, seconds: z.number().int().min(1) });
 export const banMessage = z.strictObject({ userId });
-export const deleteMessage = z.strictObject({ messageId: z.string().min(1).max(64) });
-export const lotteryEnterMessage = z.strictObject({ lotteryId: z.string().min(1).max(64) });
+export const deleteMessage = z.strictObject({ messageId: anId });
+export const lotteryEnterMessage = z.strictObject({ lotteryId: anId });
 
 /** Client -> room. */
 export interface LiveRoomClientMessages {

@@ -1,5 +1,5 @@
 import type { Services } from '../../domain/services.ts';
-import { consumeOrThrow, type createLoginGuard, type Limiter } from '../limits.ts';
+import { addressKey, consumeOrThrow, type createLoginGuard, type Limiter } from '../limits.ts';
 import { route, type Api } from '../route.ts';
 import { loginBody, loginReply, registerBody, userReply } from '../schemas.ts';
 
@@ -15,7 +15,7 @@ export function authRoutes(
       responses: { 201: { description: 'Created', schema: userReply }, 409: { description: 'Username taken' } },
     },
     async ({ body, ctx }) => {
-      await consumeOrThrow(guards.register, ctx.ip ?? 'unknown');
+      await consumeOrThrow(guards.register, addressKey(ctx.ip ?? 'unknown'));
       return { status: 201, body: { user: await s.users.register(body, ctx) } };
     },
   );
@@ -27,7 +27,7 @@ export function authRoutes(
       responses: { 200: { description: 'Logged in', schema: loginReply }, 401: { description: 'Wrong username or password' } },
     },
     async ({ req, res, body, ctx }) => {
-      const ip = ctx.ip ?? 'unknown';
+      const ip = addressKey(ctx.ip ?? 'unknown');
       await guards.login.attempt(body.username, ip);
       const user = await api.auth.login(req, res);
       await guards.login.succeeded(body.username, ip);
@@ -42,6 +42,9 @@ export function authRoutes(
     async ({ req, ctx }) => {
       await s.tokens.revoke(req.auth!);
       await s.audit.record({ actorId: ctx.actorId, action: 'auth.logout', target: ctx.actorId, ip: ctx.ip });
+      // The revocation is stored already (REST refuses the token); rooms hear of it to close its sessions.
+      // Not awaited: a hanging Redis must not hold the logout.
+      void s.events.publish('auth.revoked', { userId: req.auth!.userId, jti: req.auth!.jti }).catch((err: unknown) => req.log?.warn({ err }, 'revocation event not published'));
       return { status: 204 };
     },
   );
