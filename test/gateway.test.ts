@@ -22,6 +22,8 @@ import { eventually, timed } from './helpers/wait.ts';
 const NO_SHEDDING = { EVENT_LOOP_LAG_MAX_MS: '600000', ROLES: 'http' };
 const redisPrefix = () => `lr:test:${randomBytes(6).toString('hex')}:`;
 const PASSWORD = 'a long enough passphrase';
+// before any test registers: `--test-force-exit` would end the run before suites declared after an await
+const postgresUp = await postgresAvailable();
 
 function assertErrorBody(body: any, code: string) {
   assert.deepEqual(Object.keys(body), ['error'], JSON.stringify(body));
@@ -510,7 +512,7 @@ describe('Redis outage', () => {
   });
 });
 
-describe('PostgreSQL outage (circuit breaker)', { skip: !(await postgresAvailable()) && 'no PostgreSQL server' }, () => {
+describe('PostgreSQL outage (circuit breaker)', { skip: !postgresUp && 'no PostgreSQL server' }, () => {
   let live: Liveroom;
   let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
   const dbName = `lr_t_${randomBytes(6).toString('hex')}`;
