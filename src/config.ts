@@ -132,10 +132,15 @@ const configSchema = z.object({
   WHIP_MAX_SDP_BYTES: int(64 * 1024, 1024), // largest SDP offer
   WHIP_VIDEO_KBPS: int(2500, 100).pipe(z.number().max(20_000)), // H.264 bitrate of the transcoded stream
   WHIP_START_TIMEOUT_SEC: int(15, 1), // a session whose media has not started (or whose peer stays disconnected) this long is closed
+  // WHEP (WebRTC) playback in the media process (src/media/whep.ts)
+  WHEP_MAX_VIEWERS: int(50, 0), // WebRTC viewers per media node (SRTP runs in JavaScript); 0 turns WHEP off
+  WHEP_VIDEO_KBPS: int(2500, 100).pipe(z.number().max(20_000)), // H.264 bitrate a room's WebRTC feed is re-encoded at
+  WHEP_IDLE_STOP_SEC: int(10, 1), // a room's WebRTC feed (one ffmpeg) stops this long after its last viewer left
+  // ICE for both (werift)
   /** Extra host candidate addresses (comma-separated), e.g. the public IP behind NAT; loopback serves browsers on this machine. */
-  WHIP_ICE_HOST_ADDRESSES: z.string().default('127.0.0.1'),
-  WHIP_ICE_PORT_MIN: int(0, 0).pipe(z.number().max(65535)), // UDP ports for WebRTC (0 and 0: any); open them in the firewall
-  WHIP_ICE_PORT_MAX: int(0, 0).pipe(z.number().max(65535)),
+  WEBRTC_ICE_HOST_ADDRESSES: z.string().default('127.0.0.1'),
+  WEBRTC_ICE_PORT_MIN: int(0, 0).pipe(z.number().max(65535)), // UDP ports for WebRTC (0 and 0: any); open them in the firewall
+  WEBRTC_ICE_PORT_MAX: int(0, 0).pipe(z.number().max(65535)),
 
   // wallet and gifts (coins are integers)
   SIGNUP_BONUS: int(1000, 0), // coins granted at registration; 0 turns the bonus off
@@ -232,8 +237,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const c = parsed.data;
-  if ((c.WHIP_ICE_PORT_MIN > 0 || c.WHIP_ICE_PORT_MAX > 0) && !(c.WHIP_ICE_PORT_MIN > 0 && c.WHIP_ICE_PORT_MAX > c.WHIP_ICE_PORT_MIN))
-    throw new ConfigError('invalid configuration:\n  WHIP_ICE_PORT_MIN, WHIP_ICE_PORT_MAX: give both, with MIN < MAX (or neither)');
+  if ((c.WEBRTC_ICE_PORT_MIN > 0 || c.WEBRTC_ICE_PORT_MAX > 0) && !(c.WEBRTC_ICE_PORT_MIN > 0 && c.WEBRTC_ICE_PORT_MAX > c.WEBRTC_ICE_PORT_MIN))
+    throw new ConfigError('invalid configuration:\n  WEBRTC_ICE_PORT_MIN, WEBRTC_ICE_PORT_MAX: give both, with MIN < MAX (or neither)');
   const dataDir = path.resolve(c.DATA_DIR);
   const publicUrl = (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/$/, '');
   const mediaPublicUrl = (c.MEDIA_PUBLIC_URL ?? `http://localhost:${c.MEDIA_HTTP_PORT}`).replace(/\/$/, '');

@@ -87,6 +87,9 @@ function crashSuite(kind: DbKind) {
       ADMIN_USERNAME: ADMIN.username,
       ADMIN_PASSWORD: ADMIN.password,
       SIGNUP_BONUS: '0',
+      // media on ports of its own (never a fixed port another process may hold)
+      RTMP_PORT: '0',
+      MEDIA_HTTP_PORT: '0',
       RATE_LIMIT_IP_PER_MIN: '1000000',
       RATE_LIMIT_USER_PER_MIN: '1000000',
       ...NO_SHEDDING,

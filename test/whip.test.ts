@@ -162,7 +162,7 @@ describe('WHIP ingest (pglite)', { skip: !chromiumAvailable() && 'needs Debian c
 });
 
 test('a WHIP port range needs both bounds, the lower first', () => {
-  for (const env of [{ WHIP_ICE_PORT_MIN: '40000' }, { WHIP_ICE_PORT_MAX: '40100' }, { WHIP_ICE_PORT_MIN: '40100', WHIP_ICE_PORT_MAX: '40000' }])
-    assert.throws(() => loadConfig({ JWT_SECRET: 'x'.repeat(32), ...env }), (e: unknown) => e instanceof ConfigError && /WHIP_ICE_PORT_MIN/.test(e.message));
-  assert.equal(loadConfig({ JWT_SECRET: 'x'.repeat(32), WHIP_ICE_PORT_MIN: '40000', WHIP_ICE_PORT_MAX: '40100' }).WHIP_ICE_PORT_MAX, 40100);
+  for (const env of [{ WEBRTC_ICE_PORT_MIN: '40000' }, { WEBRTC_ICE_PORT_MAX: '40100' }, { WEBRTC_ICE_PORT_MIN: '40100', WEBRTC_ICE_PORT_MAX: '40000' }])
+    assert.throws(() => loadConfig({ JWT_SECRET: 'x'.repeat(32), ...env }), (e: unknown) => e instanceof ConfigError && /WEBRTC_ICE_PORT_MIN/.test(e.message));
+  assert.equal(loadConfig({ JWT_SECRET: 'x'.repeat(32), WEBRTC_ICE_PORT_MIN: '40000', WEBRTC_ICE_PORT_MAX: '40100' }).WEBRTC_ICE_PORT_MAX, 40100);
 });

@@ -84,6 +84,8 @@ export interface RoomUrls {
   rtmpUrl: string;
   /** WHIP endpoint (on the media node), or null when WHIP ingest is off. */
   whipUrl: string | null;
+  /** WHEP playback base (`<base>/<roomId>`), or null when WHEP is off. */
+  whepBase: string | null;
 }
 
 export interface RoomInput {
@@ -133,7 +135,7 @@ export function createRooms(deps: RoomsDeps) {
         flv: `${urls.mediaUrl}/live/${room.id}.flv`,
         wsFlv: `${wsMediaUrl}/live/${room.id}.flv`,
         hls: `${urls.mediaUrl}/hls/${room.id}/index.m3u8`,
-        whep: null,
+        whep: urls.whepBase ? `${urls.whepBase}/${room.id}` : null,
       },
     };
   }

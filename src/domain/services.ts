@@ -50,7 +50,7 @@ export function createServices(config: Config, database: Database, events: Event
     urls: () => {
       const u = { publicUrl: config.publicUrl, mediaUrl: config.mediaPublicUrl, rtmpUrl: config.rtmpPublicUrl, ...opts.mediaUrls?.() };
       // WHIP is served by the media node, next to FLV and HLS
-      return { ...u, whipUrl: config.WHIP_MAX_SESSIONS > 0 ? `${u.mediaUrl}/whip` : null };
+      return { ...u, whipUrl: config.WHIP_MAX_SESSIONS > 0 ? `${u.mediaUrl}/whip` : null, whepBase: config.WHEP_MAX_VIEWERS > 0 ? `${u.mediaUrl}/whep` : null };
     },
   });
   const users = createUsers({

@@ -14,19 +14,35 @@ export interface MediaSettings {
   hls: { segmentSec: number; listSize: number; viewerWindowMs: number; maxBacklogBytes: number };
   thumbnail: { everyMs: number; widthPx: number };
   whip: WhipSettings;
+  whep: WhepSettings;
   viewersReportMs: number;
   /** Questions to the supervisor fail after this. */
   ipcTimeoutMs: number;
 }
 
-export interface WhipSettings {
+/** Where werift's ICE gathers candidates (WHIP and WHEP alike). */
+export interface IceSettings {
+  iceHostAddresses: string[];
+  icePortRange?: [number, number];
+}
+
+export interface WhipSettings extends IceSettings {
   maxSessions: number;
   maxSdpBytes: number;
   videoKbps: number;
   startTimeoutMs: number;
   pliEveryMs: number;
-  iceHostAddresses: string[];
-  icePortRange?: [number, number];
+}
+
+export interface WhepSettings extends IceSettings {
+  maxViewers: number;
+  maxSdpBytes: number;
+  videoKbps: number;
+  /** A viewer that is not connected this long after its answer is dropped. */
+  connectTimeoutMs: number;
+  /** A room's feed ffmpeg stops this long after its last viewer left. */
+  idleStopMs: number;
+  maxBacklogBytes: number;
 }
 
 export type AuthorizeAnswer = { ok: true; roomId: string; record: boolean } | { ok: false; reason: string };
@@ -41,7 +57,7 @@ export type ChildMessage =
   /** The publisher of a live room is gone (its connection closed). */
   | { t: 'stopped'; roomId: string }
   /** Players per room: FLV/WS-FLV and HLS. Rooms not listed have none. */
-  | { t: 'viewers'; flv: Record<string, number>; hls: Record<string, number> }
+  | { t: 'viewers'; flv: Record<string, number>; hls: Record<string, number>; whep: Record<string, number> }
   | { t: 'preview'; roomId: string }
   /** An ffmpeg the child started or saw exit (the supervisor kills leftovers if the child dies). */
   | { t: 'ffmpeg'; pid: number; running: boolean }

@@ -10,6 +10,7 @@
 // publisher of its path) ever counts. The room's status follows the
 // publisher's TCP connection, not node-media-server's 30 s donePublish grace.
 import { rm } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createLogger } from '../logger.ts';
@@ -19,6 +20,7 @@ import type { AuthorizeAnswer, ChildMessage, MediaRequest, MediaSettings, Parent
 import { createFlvPlayback, type FlvPlayback } from './playback.ts';
 import { RoomOutputs } from './room-outputs.ts';
 import { startRtmpIngest, type Publisher, type RtmpIngest } from './rtmp-ingest.ts';
+import { createWhepPlayback, type WhepPlayback } from './whep.ts';
 import { createWhipIngest, type WhipIngest } from './whip.ts';
 
 interface Live {
@@ -84,7 +86,18 @@ async function main(settings: MediaSettings): Promise<void> {
           onFfmpeg: (pid, running) => send({ t: 'ffmpeg', pid, running }),
         })
       : undefined;
-  const playback: FlvPlayback = await createFlvPlayback({ host: settings.host, port: settings.httpPort, logger, ...settings.flv, onRequest: hls.handle, intercept: whip?.handle });
+  const whep: WhepPlayback | undefined =
+    settings.whep.maxViewers > 0
+      ? createWhepPlayback({
+          ffmpegPath: bin,
+          source: (roomId) => live.get(roomId)?.publisher.broadcast(),
+          settings: settings.whep,
+          logger,
+          onFfmpeg: (pid, running) => send({ t: 'ffmpeg', pid, running }),
+        })
+      : undefined;
+  const webrtc = (req: IncomingMessage, res: ServerResponse) => Boolean(whip?.handle(req, res) || whep?.handle(req, res));
+  const playback: FlvPlayback = await createFlvPlayback({ host: settings.host, port: settings.httpPort, logger, ...settings.flv, onRequest: hls.handle, intercept: webrtc });
   const outputSettings = {
     ffmpegPath: bin,
     dataDir: settings.dataDir,
@@ -103,6 +116,7 @@ async function main(settings: MediaSettings): Promise<void> {
       live.delete(l.roomId);
       playback.detach(l.roomId);
       hls.forget(l.roomId);
+      whep?.stopRoom(l.roomId);
     }
     if (report) send({ t: 'stopped', roomId: l.roomId });
     return l.outputs.stop().catch((err) => logger.warn({ err, roomId: l.roomId }, 'outputs did not stop cleanly'));
@@ -163,11 +177,14 @@ async function main(settings: MediaSettings): Promise<void> {
     const h: Record<string, number> = {};
     const all = playback.viewerCounts();
     const hc = hls.viewerCounts();
+    const wc = whep?.viewerCounts() ?? {};
+    const w: Record<string, number> = {};
     for (const roomId of live.keys()) {
       if (all[roomId]) flv[roomId] = all[roomId];
       if (hc[roomId]) h[roomId] = hc[roomId];
+      if (wc[roomId]) w[roomId] = wc[roomId];
     }
-    send({ t: 'viewers', flv, hls: h });
+    send({ t: 'viewers', flv, hls: h, whep: w });
   }, settings.viewersReportMs);
 
   let shuttingDown: Promise<void> | undefined;
@@ -176,6 +193,7 @@ async function main(settings: MediaSettings): Promise<void> {
       clearInterval(report);
       // not reported as stopped: the supervisor is going away with us; the next start sorts the rooms out
       await whip?.close();
+      await whep?.close();
       await Promise.all([...live.values()].map((l) => stop(l, false)));
       await ingest.close();
       await playback.close();
@@ -203,18 +221,22 @@ async function main(settings: MediaSettings): Promise<void> {
     }
   });
   // the supervisor died: stop at once (no orphan media process)
-  process.on('disconnect', () => {
+  onParentGone = () => {
     const timer = setTimeout(() => process.exit(0), 2000);
     timer.unref();
     void shutdown().finally(() => process.exit(0));
-  });
+  };
 
   send({ t: 'ready', rtmpPort: ingest.port, httpPort: playback.port });
   logger.info({ rtmpPort: ingest.port, httpPort: playback.port, ffmpeg: bin }, 'media process ready');
 }
 
+/** What to do when the supervisor goes away: exit, until main() can shut down cleanly. */
+let onParentGone = (): void => process.exit(0);
 // Only when forked by the supervisor (test runners fork with IPC too).
 if (process.send && process.env.LIVEROOM_MEDIA_CHILD === '1') {
+  // registered first: a supervisor that dies while we start must not leave us holding the ports
+  process.once('disconnect', () => onParentGone());
   process.once('message', (m: ParentMessage) => {
     if (m.t !== 'init') return process.exit(2);
     main(m.settings).catch((err) => {

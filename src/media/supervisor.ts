@@ -134,6 +134,10 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
     for (const r of closed) await enqueueRemux(deps.jobs, r.id);
   }
 
+  const ice = {
+    iceHostAddresses: config.WEBRTC_ICE_HOST_ADDRESSES.split(',').map((a) => a.trim()).filter(Boolean),
+    ...(config.WEBRTC_ICE_PORT_MIN > 0 ? { icePortRange: [config.WEBRTC_ICE_PORT_MIN, config.WEBRTC_ICE_PORT_MAX] as [number, number] } : {}),
+  };
   const settings = (): MediaSettings => ({
     host: config.HOST,
     rtmpPort: ports.rtmp,
@@ -168,8 +172,16 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
       videoKbps: config.WHIP_VIDEO_KBPS,
       startTimeoutMs: config.WHIP_START_TIMEOUT_SEC * 1000,
       pliEveryMs: WHIP_PLI_EVERY_MS,
-      iceHostAddresses: config.WHIP_ICE_HOST_ADDRESSES.split(',').map((a) => a.trim()).filter(Boolean),
-      ...(config.WHIP_ICE_PORT_MIN > 0 && config.WHIP_ICE_PORT_MAX > config.WHIP_ICE_PORT_MIN ? { icePortRange: [config.WHIP_ICE_PORT_MIN, config.WHIP_ICE_PORT_MAX] as [number, number] } : {}),
+      ...ice,
+    },
+    whep: {
+      maxViewers: config.WHEP_MAX_VIEWERS,
+      maxSdpBytes: config.WHIP_MAX_SDP_BYTES,
+      videoKbps: config.WHEP_VIDEO_KBPS,
+      connectTimeoutMs: config.WHIP_START_TIMEOUT_SEC * 1000,
+      idleStopMs: config.WHEP_IDLE_STOP_SEC * 1000,
+      maxBacklogBytes: config.MEDIA_FFMPEG_MAX_BACKLOG_BYTES,
+      ...ice,
     },
     viewersReportMs: config.MEDIA_VIEWERS_REPORT_SEC * 1000,
     ipcTimeoutMs: config.MEDIA_IPC_TIMEOUT_MS,
@@ -214,7 +226,7 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
       case 'viewers': {
         const total: Record<string, number> = {};
         viewersGauge.reset();
-        for (const [protocol, counts] of [['flv', m.flv], ['hls', m.hls]] as const) {
+        for (const [protocol, counts] of [['flv', m.flv], ['hls', m.hls], ['whep', m.whep]] as const) {
           for (const [room, n] of Object.entries(counts)) {
             if (!liveRooms.has(room)) continue;
             total[room] = (total[room] ?? 0) + n;

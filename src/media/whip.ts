@@ -12,6 +12,7 @@ import type http from 'node:http';
 import type { Logger } from 'pino';
 import { RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, type MediaStreamTrack, type RTCRtpTransceiver } from 'werift';
 import type { AuthorizeAnswer, WhipSettings } from './ipc.ts';
+import { HttpError, readBody, replyError, waitForCandidates, WEBRTC_CORS } from './webrtc-http.ts';
 
 export interface WhipIngestOptions {
   ffmpegPath: string;
@@ -35,55 +36,15 @@ export interface WhipIngest {
 
 const WHIP_PATH = /^\/whip(?:\/([A-Za-z0-9_-]{1,64}))?\/?$/;
 const PUSH_PREFIX = 'whip_';
-const CORS: Record<string, string> = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Methods': 'POST, DELETE, OPTIONS',
-  'Access-Control-Allow-Headers': 'Authorization, Content-Type, If-Match',
-  'Access-Control-Expose-Headers': 'Location, ETag',
-  'Access-Control-Max-Age': '86400',
-};
 const CODECS = {
   video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: [useNACK(), usePLI()] })],
   audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })],
 };
-/** How long an answer waits for werift's own candidates (host ones take milliseconds). */
-const ICE_GATHER_TIMEOUT_MS = 3000;
 const RTPMAP = { video: 'VP8/90000', audio: 'opus/48000/2' } as const;
 type Kind = keyof typeof RTPMAP;
 
-class HttpError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
 
-function reply(res: http.ServerResponse, status: number, code: string, message: string): void {
-  if (res.headersSent) return void res.destroy();
-  res.writeHead(status, { ...CORS, 'Content-Type': 'application/json' });
-  res.end(JSON.stringify({ error: { code, message } }));
-}
 
-function readBody(req: http.IncomingMessage, max: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > max) return reject(new HttpError(413, 'payload_too_large', `the SDP offer may be at most ${max} bytes`));
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        reject(new HttpError(413, 'payload_too_large', `the SDP offer may be at most ${max} bytes`));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 /** A UDP port free on loopback right now, for ffmpeg to listen on. */
 async function freeUdpPort(): Promise<number> {
@@ -248,22 +209,11 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
 
       await pc.setRemoteDescription({ type: 'offer', sdp: body });
       await pc.setLocalDescription(await pc.createAnswer());
-      if (pc.iceGatheringState !== 'complete') {
-        // answer with the candidates found by then rather than hold the request
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, ICE_GATHER_TIMEOUT_MS);
-          const sub = pc.iceGatheringStateChange.subscribe((state) => state === 'complete' && done());
-          function done() {
-            clearTimeout(timer);
-            sub.unSubscribe();
-            resolve();
-          }
-        });
-      }
+      await waitForCandidates(pc);
       const answer = pc.localDescription?.sdp;
       if (!answer) throw new Error('no local description');
       if (s.closing) throw new HttpError(503, 'session_closed', 'the session closed before it was answered');
-      res.writeHead(201, { ...CORS, 'Content-Type': 'application/sdp', Location: `/whip/${s.id}`, ETag: `"${s.id}"` });
+      res.writeHead(201, { ...WEBRTC_CORS, 'Content-Type': 'application/sdp', Location: `/whip/${s.id}`, ETag: `"${s.id}"` });
       res.end(answer);
       log.info({ session: s.id, roomId: s.roomId }, 'WHIP session answered');
     } catch (err) {
@@ -281,29 +231,29 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
       if (!m) return false;
       const id = m[1];
       if (req.method === 'OPTIONS') {
-        res.writeHead(204, { ...CORS, 'Accept-Post': 'application/sdp' });
+        res.writeHead(204, { ...WEBRTC_CORS, 'Accept-Post': 'application/sdp' });
         res.end();
       } else if (req.method === 'POST' && !id) {
         offer(req, res).catch((err) => {
-          if (err instanceof HttpError) reply(res, err.status, err.code, err.message);
+          if (err instanceof HttpError) replyError(res, err.status, err.code, err.message);
           else {
             log.error({ err }, 'WHIP offer failed');
-            reply(res, 500, 'internal', 'the offer could not be handled');
+            replyError(res, 500, 'internal', 'the offer could not be handled');
           }
         });
       } else if (req.method === 'DELETE' && id) {
         const s = sessions.get(id);
-        if (!s) reply(res, 404, 'session_not_found', 'no such WHIP session');
+        if (!s) replyError(res, 404, 'session_not_found', 'no such WHIP session');
         else
           void closeSession(s, 'client ended it').then(() => {
-            res.writeHead(200, CORS);
+            res.writeHead(200, WEBRTC_CORS);
             res.end();
           });
       } else if (req.method === 'PATCH' && id) {
         // trickle ICE and ICE restarts are not supported: the offer must carry its candidates
-        reply(res, 405, 'method_not_allowed', 'send every ICE candidate in the offer (no trickle)');
+        replyError(res, 405, 'method_not_allowed', 'send every ICE candidate in the offer (no trickle)');
       } else {
-        reply(res, 405, 'method_not_allowed', 'POST an SDP offer to /whip; DELETE its Location to stop');
+        replyError(res, 405, 'method_not_allowed', 'POST an SDP offer to /whip; DELETE its Location to stop');
       }
       return true;
     },

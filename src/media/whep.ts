@@ -1,0 +1,258 @@
+// WHEP playback (RFC 9725's playback twin) in the media process: a viewer
+// POSTs a recvonly SDP offer to /whep/<roomId> and gets WebRTC with well under
+// a second of delay. Per live room with WHEP viewers, one ffmpeg reads the
+// room's FLV (on stdin, like HLS) and sends RTP over loopback: H.264
+// constrained baseline without B-frames and a keyframe every second (what
+// browsers' WebRTC decoders take and what lets a newcomer start fast) and Opus.
+// werift then encrypts it per viewer (SRTP in JavaScript: tens of viewers per
+// core, see PITFALLS.md; FLV and HLS are the mass-audience paths).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import type http from 'node:http';
+import type { Logger } from 'pino';
+import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI } from 'werift';
+import type { WhepSettings } from './ipc.ts';
+import { tapBroadcast, type NmsBroadcast } from './rtmp-ingest.ts';
+import { HttpError, readBody, replyError, waitForCandidates, WEBRTC_CORS } from './webrtc-http.ts';
+
+export interface WhepPlaybackOptions {
+  ffmpegPath: string;
+  /** The live broadcast of a room on this media node, if any. */
+  source(roomId: string): NmsBroadcast | undefined;
+  settings: WhepSettings;
+  logger: Logger;
+  onFfmpeg?: (pid: number, running: boolean) => void;
+}
+
+export interface WhepPlayback {
+  /** Answers /whep requests (any method); false for other paths. */
+  handle(req: http.IncomingMessage, res: http.ServerResponse): boolean;
+  /** The room's publisher is gone: its WHEP viewers and feed end. */
+  stopRoom(roomId: string): void;
+  viewerCounts(): Record<string, number>;
+  close(): Promise<void>;
+}
+
+const WHEP_PATH = /^\/whep\/([A-Za-z0-9_-]{1,64})(?:\/([A-Za-z0-9_-]{1,64}))?\/?$/;
+const VIDEO_PT = 96;
+const AUDIO_PT = 111;
+const CODECS = {
+  video: [
+    new RTCRtpCodecParameters({
+      mimeType: 'video/H264',
+      clockRate: 90000,
+      payloadType: VIDEO_PT,
+      rtcpFeedback: [useNACK(), usePLI()],
+      parameters: 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1',
+    }),
+  ],
+  audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: AUDIO_PT })],
+};
+
+interface Viewer {
+  id: string;
+  pc: RTCPeerConnection;
+  video: MediaStreamTrack;
+  audio: MediaStreamTrack;
+  timers: NodeJS.Timeout[];
+  closing?: Promise<void>;
+}
+
+interface Feed {
+  roomId: string;
+  video: dgram.Socket;
+  audio: dgram.Socket;
+  ffmpeg: ChildProcess;
+  untap: () => void;
+  viewers: Map<string, Viewer>;
+  idleTimer?: NodeJS.Timeout;
+  stopped: boolean;
+}
+
+async function boundSocket(onPacket: (packet: Buffer) => void): Promise<dgram.Socket> {
+  const s = dgram.createSocket('udp4');
+  s.on('message', onPacket);
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => resolve());
+  });
+  return s;
+}
+
+export function createWhepPlayback(opts: WhepPlaybackOptions): WhepPlayback {
+  const { settings } = opts;
+  const log = opts.logger.child({ module: 'whep' });
+  const feeds = new Map<string, Feed>();
+  let starting = 0;
+  let closed = false;
+  const total = () => {
+    let n = starting;
+    for (const f of feeds.values()) n += f.viewers.size;
+    return n;
+  };
+
+  function closeViewer(feed: Feed, v: Viewer, why: string): Promise<void> {
+    v.closing ??= (async () => {
+      feed.viewers.delete(v.id);
+      for (const t of v.timers) clearTimeout(t);
+      log.debug({ roomId: feed.roomId, viewer: v.id, why }, 'WHEP viewer gone');
+      // the last viewer gone: keep the feed a little for the next one, then stop it
+      if (feed.viewers.size === 0 && !feed.stopped) feed.idleTimer = setTimeout(() => stopFeed(feed), settings.idleStopMs);
+      await v.pc.close().catch(() => {});
+    })();
+    return v.closing;
+  }
+
+  function stopFeed(feed: Feed): void {
+    if (feed.stopped) return;
+    feed.stopped = true;
+    clearTimeout(feed.idleTimer);
+    if (feeds.get(feed.roomId) === feed) feeds.delete(feed.roomId);
+    feed.untap();
+    feed.ffmpeg.stdin?.destroy();
+    if (feed.ffmpeg.exitCode === null && feed.ffmpeg.signalCode === null) feed.ffmpeg.kill('SIGKILL');
+    feed.video.close();
+    feed.audio.close();
+    for (const v of feed.viewers.values()) void closeViewer(feed, v, 'feed stopped');
+  }
+
+  async function startFeed(roomId: string, broadcast: NmsBroadcast): Promise<Feed> {
+    // each packet goes to every viewer's track; werift gives it that sender's SSRC and payload type
+    const fanOut = (kind: 'video' | 'audio') => (packet: Buffer) => {
+      const f = feeds.get(roomId);
+      if (f) for (const v of f.viewers.values()) v[kind].writeRtp(packet);
+    };
+    const video = await boundSocket(fanOut('video'));
+    const audio = await boundSocket(fanOut('audio'));
+    const kbps = settings.videoKbps;
+    // prettier-ignore
+    const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-fflags', 'nobuffer', '-f', 'flv', '-i', 'pipe:0',
+      '-map', '0:v:0?', '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p',
+      '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps}k`, '-force_key_frames', 'expr:gte(t,n_forced*1)',
+      '-f', 'rtp', '-payload_type', String(VIDEO_PT), `rtp://127.0.0.1:${video.address().port}?pkt_size=1200`,
+      '-map', '0:a:0?', '-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-b:a', '96k',
+      '-f', 'rtp', '-payload_type', String(AUDIO_PT), `rtp://127.0.0.1:${audio.address().port}?pkt_size=1200`];
+    const ff = spawn(opts.ffmpegPath, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    ff.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+    ff.stdin!.on('error', () => {});
+    if (ff.pid) opts.onFfmpeg?.(ff.pid, true);
+    const feed: Feed = { roomId, video, audio, ffmpeg: ff, untap: () => {}, viewers: new Map(), stopped: false };
+    ff.once('exit', (code, signal) => {
+      if (ff.pid) opts.onFfmpeg?.(ff.pid, false);
+      if (!feed.stopped) log.warn({ roomId, code, signal, stderr: stderr.trim().slice(-500) }, 'WHEP feed ffmpeg exited');
+      stopFeed(feed);
+    });
+    ff.on('error', (err) => log.error({ err, roomId }, 'WHEP feed ffmpeg failed'));
+    feed.untap = tapBroadcast(broadcast, (buf) => {
+      // an encoder that cannot keep up is not fed without bound: its viewers end and may come back
+      if (ff.stdin!.writableLength > settings.maxBacklogBytes) return stopFeed(feed);
+      ff.stdin!.write(buf);
+    });
+    feeds.set(roomId, feed);
+    log.info({ roomId }, 'WHEP feed started');
+    return feed;
+  }
+
+  async function answer(req: http.IncomingMessage, res: http.ServerResponse, roomId: string): Promise<void> {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/sdp') throw new HttpError(415, 'unsupported_media_type', 'send the SDP offer as application/sdp');
+    if (total() >= settings.maxViewers) throw new HttpError(503, 'too_many_viewers', 'this media node takes no more WebRTC viewers now; play FLV or HLS');
+    starting++;
+    let viewer: Viewer | undefined;
+    let feed: Feed | undefined;
+    try {
+      const body = await readBody(req, settings.maxSdpBytes);
+      if (!/^v=0\r?\n/.test(body) || !/\r?\nm=(audio|video) /.test(body)) throw new HttpError(400, 'invalid_sdp', 'the body is not an SDP offer with audio or video');
+      if (closed) throw new HttpError(503, 'shutting_down', 'the media node is stopping');
+      const broadcast = opts.source(roomId);
+      if (!broadcast) throw new HttpError(404, 'stream_not_found', 'this room is not live on this media node');
+      feed = feeds.get(roomId) ?? (await startFeed(roomId, broadcast));
+      clearTimeout(feed.idleTimer);
+      const pc = new RTCPeerConnection({
+        codecs: CODECS,
+        iceAdditionalHostAddresses: settings.iceHostAddresses,
+        ...(settings.icePortRange ? { icePortRange: settings.icePortRange } : {}),
+      });
+      viewer = { id: randomBytes(12).toString('base64url'), pc, video: new MediaStreamTrack({ kind: 'video' }), audio: new MediaStreamTrack({ kind: 'audio' }), timers: [] };
+      await pc.setRemoteDescription({ type: 'offer', sdp: body });
+      const transceivers = pc.getTransceivers();
+      if (transceivers.length === 0) throw new HttpError(400, 'invalid_sdp', 'the offer asks for no audio or video');
+      for (const t of transceivers) {
+        t.setDirection('sendonly');
+        await t.sender.replaceTrack(t.kind === 'video' ? viewer.video : viewer.audio);
+      }
+      await pc.setLocalDescription(await pc.createAnswer());
+      await waitForCandidates(pc);
+      const sdp = pc.localDescription?.sdp;
+      if (!sdp) throw new Error('no local description');
+      if (feed.stopped) throw new HttpError(404, 'stream_not_found', 'the broadcast ended');
+      const v = viewer;
+      const f = feed;
+      f.viewers.set(v.id, v);
+      pc.connectionStateChange.subscribe((state) => {
+        if (state === 'failed' || state === 'closed') void closeViewer(f, v, `peer ${state}`);
+        if (state === 'disconnected') v.timers.push(setTimeout(() => pc.connectionState === 'disconnected' && void closeViewer(f, v, 'peer disconnected'), settings.connectTimeoutMs));
+      });
+      // a viewer that never connects does not hold a place
+      v.timers.push(setTimeout(() => pc.connectionState !== 'connected' && void closeViewer(f, v, 'never connected'), settings.connectTimeoutMs));
+      res.writeHead(201, { ...WEBRTC_CORS, 'Content-Type': 'application/sdp', Location: `/whep/${roomId}/${v.id}`, ETag: `"${v.id}"` });
+      res.end(sdp);
+    } catch (err) {
+      if (viewer) await viewer.pc.close().catch(() => {});
+      if (feed && feed.viewers.size === 0 && !feed.stopped && !feed.idleTimer) feed.idleTimer = setTimeout(() => stopFeed(feed!), settings.idleStopMs);
+      if (err instanceof HttpError) throw err;
+      throw new HttpError(400, 'invalid_sdp', `the SDP offer could not be answered: ${(err as Error).message}`.slice(0, 300));
+    } finally {
+      starting--;
+    }
+  }
+
+  return {
+    handle(req, res) {
+      const m = WHEP_PATH.exec((req.url ?? '').split('?')[0]!);
+      if (!m) return false;
+      const [, roomId, viewerId] = m;
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, { ...WEBRTC_CORS, 'Accept-Post': 'application/sdp' });
+        res.end();
+      } else if (req.method === 'POST' && !viewerId) {
+        answer(req, res, roomId!).catch((err) => {
+          if (err instanceof HttpError) replyError(res, err.status, err.code, err.message);
+          else {
+            log.error({ err }, 'WHEP offer failed');
+            replyError(res, 500, 'internal', 'the offer could not be handled');
+          }
+        });
+      } else if (req.method === 'DELETE' && viewerId) {
+        const feed = feeds.get(roomId!);
+        const v = feed?.viewers.get(viewerId);
+        if (!feed || !v) replyError(res, 404, 'session_not_found', 'no such WHEP session');
+        else
+          void closeViewer(feed, v, 'client ended it').then(() => {
+            res.writeHead(200, WEBRTC_CORS);
+            res.end();
+          });
+      } else {
+        replyError(res, 405, 'method_not_allowed', 'POST an SDP offer to /whep/<roomId>; DELETE its Location to stop');
+      }
+      return true;
+    },
+    stopRoom(roomId) {
+      const feed = feeds.get(roomId);
+      if (feed) stopFeed(feed);
+    },
+    viewerCounts() {
+      const out: Record<string, number> = {};
+      for (const [roomId, f] of feeds) if (f.viewers.size > 0) out[roomId] = f.viewers.size;
+      return out;
+    },
+    async close() {
+      closed = true;
+      const viewers = [...feeds.values()].flatMap((f) => [...f.viewers.values()].map((v) => closeViewer(f, v, 'media stopping')));
+      for (const f of [...feeds.values()]) stopFeed(f);
+      await Promise.all(viewers);
+    },
+  };
+}
