@@ -425,6 +425,16 @@ describe('web app in Chromium', { skip: !chromiumAvailable() && 'no /usr/bin/chr
     await v.context.close();
   });
 
+  test('the WebRTC player (WHEP) plays too', async () => {
+    const v = await open();
+    const { page } = v;
+    await page.goto(`${app.url}/#/room/${roomId}?player=webrtc`);
+    await playing(page, 1, 60_000);
+    await page.waitForFunction(() => document.querySelector('[data-testid="player"]')?.getAttribute('data-state') === 'playing');
+    assert.equal(await page.getByTestId('player').getAttribute('data-tech'), 'webrtc');
+    await v.context.close();
+  });
+
   test('a viewer follows the streamer from the room page', async () => {
     const { page } = viewer1;
     await page.getByTestId('follow').filter({ hasText: 'Follow' }).click();

@@ -20,8 +20,9 @@ export interface Playback {
   flv: string;
   wsFlv: string;
   hls: string;
+  whep?: string | null;
 }
-type Tech = 'flv' | 'hls';
+type Tech = 'flv' | 'hls' | 'webrtc';
 type Failure = 'network' | 'media' | 'stall';
 
 const MAX_BACKOFF_MS = 5000;
@@ -67,12 +68,14 @@ export interface PlayerOptions {
   flvTransport?: 'http' | 'ws';
   /** Play HLS from the start (a network that blocks FLV; tests of the fallback). */
   preferHls?: boolean;
+  /** Play over WebRTC (WHEP, lowest delay) when the room offers it; FLV if it fails. */
+  preferWebrtc?: boolean;
 }
 
 export function createPlayer(video: HTMLVideoElement, onState: (s: PlayerState, tech: Tech | null) => void, opts: PlayerOptions = {}): Player {
   let wanted: Playback | null = null;
   let engine: Engine | null = null;
-  let preferred: Tech = opts.preferHls ? 'hls' : 'flv';
+  let preferred: Tech = opts.preferWebrtc ? 'webrtc' : opts.preferHls ? 'hls' : 'flv';
   let failures = 0;
   let retryTimer: number | undefined;
   let lastTime = 0;
@@ -119,6 +122,7 @@ export function createPlayer(video: HTMLVideoElement, onState: (s: PlayerState, 
       }
       engine = null;
     }
+    video.srcObject = null;
     video.removeAttribute('src');
     video.load();
   };
@@ -128,8 +132,9 @@ export function createPlayer(video: HTMLVideoElement, onState: (s: PlayerState, 
     const was = engine?.tech;
     teardown();
     if (!wanted) return;
-    // FLV that cannot be decoded here will not get better: switch to HLS
+    // FLV that cannot be decoded here will not get better: switch to HLS; WebRTC that fails goes FLV
     if (why === 'media' && was === 'flv') preferred = 'hls';
+    if (was === 'webrtc' && failures > 0) preferred = 'flv';
     failures++;
     set('reconnecting');
     const delay = Math.min(500 * 2 ** (failures - 1), MAX_BACKOFF_MS);
@@ -144,10 +149,14 @@ export function createPlayer(video: HTMLVideoElement, onState: (s: PlayerState, 
     if (failures === 0) set('connecting');
     lastProgressAt = performance.now();
     try {
-      const e = preferred === 'flv' ? await startFlv(playback, gen) : await startHls(playback, gen);
+      const e = preferred === 'webrtc' ? await startWebrtc(playback, gen) : preferred === 'flv' ? await startFlv(playback, gen) : await startHls(playback, gen);
       if (gen !== generation) return void e?.destroy();
       if (!e) {
-        // neither engine works in this browser
+        // this engine does not work in this browser (or the room has no WHEP): try the next
+        if (preferred === 'webrtc') {
+          preferred = 'flv';
+          return void connect();
+        }
         if (preferred === 'flv') {
           preferred = 'hls';
           return void connect();
@@ -185,6 +194,15 @@ export function createPlayer(video: HTMLVideoElement, onState: (s: PlayerState, 
         p.destroy();
       },
     };
+  };
+
+  const startWebrtc = async (playback: Playback, gen: number): Promise<Engine | null> => {
+    if (!playback.whep || typeof RTCPeerConnection === 'undefined') return null;
+    const { playWhep } = await import('./whep.ts');
+    const session = await playWhep(playback.whep);
+    session.onEnded(() => fail(gen, 'network'));
+    video.srcObject = session.stream;
+    return { tech: 'webrtc', destroy: () => session.close() };
   };
 
   const startHls = async (playback: Playback, gen: number): Promise<Engine | null> => {

@@ -75,10 +75,11 @@ function mountRoom(root: HTMLElement, room: RoomInfo): () => void {
   });
   const fx = createGiftFx(fxLayer);
   const playerBox = h('div', { class: 'player', testid: 'player' }, video, danmakuLayer, fxLayer, overlay, h('div', { class: 'player-controls' }, unmute, dmToggle));
-  // `#/room/<id>?flv=ws` plays WS-FLV instead of HTTP-FLV, `?player=hls` plays HLS
+  // `#/room/<id>?flv=ws` plays WS-FLV instead of HTTP-FLV, `?player=hls` plays HLS, `?player=webrtc` plays WHEP
   const query = new URLSearchParams(location.hash.split('?')[1] ?? '');
   const flvTransport = query.get('flv') === 'ws' ? 'ws' : 'http';
   const preferHls = query.get('player') === 'hls';
+  const preferWebrtc = query.get('player') === 'webrtc';
   const player = createPlayer(
     video,
     (s, tech) => {
@@ -88,7 +89,7 @@ function mountRoom(root: HTMLElement, room: RoomInfo): () => void {
       overlay.hidden = key === null;
       if (key) tr(overlay, key);
     },
-    { flvTransport, preferHls },
+    { flvTransport, preferHls, preferWebrtc },
   );
 
   let status = room.status;
