@@ -11,6 +11,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { arg, childrenOf, cpuSeconds, freePort, rssBytes } from './lib/proc.ts';
+import { publishFromPage } from '../test/helpers/whip-page.ts';
 import { jsonRequester, startServer, stopServer } from './lib/server.ts';
 
 const PUBLISHERS = arg('publishers', '1,2,4').split(',').map(Number).filter((n) => n > 0);
@@ -34,24 +35,7 @@ interface Row {
   browserNote: string;
 }
 
-async function publish(page: Page, whipUrl: string, key: string): Promise<number> {
-  return page.evaluate(
-    async ([url, streamKey, w, h]) => {
-      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: w, height: h }, audio: true });
-      const pc = new RTCPeerConnection();
-      for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly' });
-      await pc.setLocalDescription(await pc.createOffer());
-      await new Promise<void>((resolve) => {
-        if (pc.iceGatheringState === 'complete') return resolve();
-        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
-      });
-      const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${streamKey}` }, body: pc.localDescription!.sdp });
-      if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
-      return res.status;
-    },
-    [whipUrl, key, WIDTH, HEIGHT] as const,
-  );
-}
+const publish = async (page: Page, whipUrl: string, key: string) => (await publishFromPage(page, whipUrl, key, { width: WIDTH, height: HEIGHT })).status;
 
 let roundNo = 0;
 async function round(n: number, port: number, serverPid: number, browser: Browser): Promise<Row> {

@@ -11,30 +11,11 @@ import { chromiumAvailable, launchBrowser, screenshot, visitor } from './helpers
 import { inCI } from './helpers/db.ts';
 import { ffprobe, getRoom, MEDIA_ENV, newRoom, sessions, waitStatus } from './helpers/media.ts';
 import { eventually } from './helpers/wait.ts';
+import { publishFromPage } from './helpers/whip-page.ts';
 
 if (inCI && !chromiumAvailable()) throw new Error('Chromium is required under CI (npm test installs it)');
 
-/** A WHIP client in the page: publishes the fake camera and microphone, answers the Location. */
-async function publish(page: Page, whipUrl: string, key: string): Promise<{ status: number; location: string | null; body: string }> {
-  return page.evaluate(
-    async ([url, streamKey]) => {
-      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
-      const pc = new RTCPeerConnection();
-      for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly' });
-      await pc.setLocalDescription(await pc.createOffer());
-      await new Promise<void>((resolve) => {
-        if (pc.iceGatheringState === 'complete') return resolve();
-        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
-      });
-      const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${streamKey}` }, body: pc.localDescription!.sdp });
-      const body = await res.text();
-      if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: body });
-      (window as unknown as { whipPc: RTCPeerConnection }).whipPc = pc;
-      return { status: res.status, location: res.headers.get('Location'), body };
-    },
-    [whipUrl, key] as const,
-  );
-}
+const publish = (page: Page, whipUrl: string, key: string) => publishFromPage(page, whipUrl, key);
 
 describe('WHIP ingest (pglite)', { skip: !chromiumAvailable() && 'needs Debian chromium' }, () => {
   let app: TestApp;

@@ -1,5 +1,7 @@
 // Playing a room over WHEP: a recvonly offer to playback.whep, the answer's
 // tracks into the video element. Well under a second behind the streamer.
+import { iceGathered } from './ice.ts';
+
 export interface WhepSession {
   stream: MediaStream;
   /** Ends the session on the server (DELETE) and closes the connection. */
@@ -16,15 +18,7 @@ export async function playWhep(url: string): Promise<WhepSession> {
   pc.addEventListener('track', (e) => stream.addTrack(e.track));
   try {
     await pc.setLocalDescription(await pc.createOffer());
-    await new Promise<void>((resolve) => {
-      if (pc.iceGatheringState === 'complete') return resolve();
-      const timer = window.setTimeout(resolve, 3000);
-      pc.addEventListener('icegatheringstatechange', () => {
-        if (pc.iceGatheringState !== 'complete') return;
-        window.clearTimeout(timer);
-        resolve();
-      });
-    });
+    await iceGathered(pc);
     const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription!.sdp });
     if (res.status !== 201) throw new Error(`WHEP answered ${res.status}`);
     await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });

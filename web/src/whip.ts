@@ -1,6 +1,8 @@
 // Publishing from this browser over WHIP (RFC 9725): the camera and microphone
 // go to the room's whipUrl with its stream key; the server bridges them into the
 // same broadcast OBS would make. No trickle ICE: the offer carries its candidates.
+import { iceGathered } from './ice.ts';
+
 export interface WhipPublish {
   /** Ends the session on the server (DELETE) and stops the camera. */
   stop(): Promise<void>;
@@ -18,19 +20,6 @@ export class WhipError extends Error {
   }
 }
 
-function gathered(pc: RTCPeerConnection, timeoutMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    if (pc.iceGatheringState === 'complete') return resolve();
-    // some networks never report 'complete': go with the candidates found by then
-    const timer = window.setTimeout(resolve, timeoutMs);
-    pc.addEventListener('icegatheringstatechange', () => {
-      if (pc.iceGatheringState === 'complete') {
-        window.clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
 
 export async function publishWhip(whipUrl: string, streamKey: string, stream: MediaStream): Promise<WhipPublish> {
   const pc = new RTCPeerConnection();
@@ -38,7 +27,7 @@ export async function publishWhip(whipUrl: string, streamKey: string, stream: Me
   const stopTracks = () => stream.getTracks().forEach((t) => t.stop());
   try {
     await pc.setLocalDescription(await pc.createOffer());
-    await gathered(pc, 3000);
+    await iceGathered(pc);
     const res = await fetch(whipUrl, {
       method: 'POST',
       headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${streamKey}` },
