@@ -127,6 +127,7 @@ const configSchema = z.object({
   MEDIA_FFMPEG_MAX_BACKLOG_BYTES: int(8 * 1024 * 1024, 256 * 1024), // an ffmpeg (HLS) that falls this far behind its input is restarted
   THUMBNAIL_EVERY_SEC: int(10, 1), // a live room's preview snapshot is refreshed this often
   THUMBNAIL_WIDTH_PX: int(640, 64).pipe(z.number().max(3840)),
+  ROOM_END_BLOCK_SEC: int(300, 0), // after POST /rooms/:id/end the key is refused this long (auto-reconnecting encoders stay out); rotating it lifts that
   // WHIP (WebRTC) ingest in the media process (src/media/whip.ts)
   WHIP_MAX_SESSIONS: int(20, 0), // WebRTC publishers per media node (each runs a transcoding ffmpeg); 0 turns WHIP off
   WHIP_MAX_SDP_BYTES: int(64 * 1024, 1024), // largest SDP offer

@@ -147,6 +147,11 @@ for (const kind of await dbKinds()) {
       await exitsWithin(p, 10_000, 'publisher of an ended broadcast');
       assert.equal((await getRoom(app, r.roomId)).status, 'ended');
       assert.equal((await sessions(app, r.roomId))[0].endReason, 'ended_by_owner');
+      // the encoder reconnecting (as OBS does by itself) is refused: the broadcast stays ended
+      const again = start(r.rtmpUrl);
+      await exitsWithin(again, 15_000, 'a reconnect after the end');
+      assert.equal((await getRoom(app, r.roomId)).status, 'ended');
+      assert.equal((await sessions(app, r.roomId)).length, 1);
     });
   });
 }

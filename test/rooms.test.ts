@@ -235,6 +235,24 @@ for (const kind of await dbKinds()) {
       off();
     });
 
+    test('an ended broadcast keeps its key out (an auto-reconnecting encoder cannot restart it) until the key is rotated', async () => {
+      const s = await register();
+      const { room, ingest } = await createRoom(s.token);
+      const rooms = app.services.rooms;
+      await rooms.publishStarted(room.id);
+      assert.equal((await app.http.request('POST', `/api/rooms/${room.id}/end`, { token: s.token })).status, 204);
+      assert.deepEqual(await rooms.authorizePublish(ingest.streamKey), { ok: false, reason: 'ended' });
+      // a streamer who merely stopped pushing is not blocked: only an explicit end is
+      const other = await register('stopper');
+      const second = await createRoom(other.token);
+      await rooms.publishStarted(second.room.id);
+      await rooms.publishStopped(second.room.id, 'streamer_stopped');
+      assert.equal((await rooms.authorizePublish(second.ingest.streamKey)).ok, true);
+      // rotating gives a key that works at once
+      const rotated = await app.http.request('POST', `/api/rooms/${room.id}/stream-key`, { token: s.token });
+      assert.deepEqual(await rooms.authorizePublish(rotated.body.ingest.streamKey), { ok: true, roomId: room.id, record: false });
+    });
+
     test('the list: live rooms first by online count, then the rest; cursor pages have no gaps or repeats', async () => {
       const made: { id: string; online: number; live: boolean }[] = [];
       for (let i = 0; i < 7; i++) {

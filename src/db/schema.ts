@@ -259,6 +259,8 @@ export const rooms = pgTable(
     viewers: integer('viewers').notNull().default(0),
     previewAt: timestamp('preview_at', { withTimezone: true, mode: 'date' }),
     liveSince: timestamp('live_since', { withTimezone: true, mode: 'date' }),
+    /** After `POST /rooms/:id/end`, the key is refused until then (an encoder that reconnects by itself stays out); rotating the key clears it. */
+    publishBlockedUntil: timestamp('publish_blocked_until', { withTimezone: true, mode: 'date' }),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },

@@ -73,6 +73,8 @@ export interface RoomsDeps {
   /** Read at each use: with port 0 (tests) the media ports are known only once media listens. */
   urls(): RoomUrls;
   fileUrl(fileId: string): string;
+  /** How long `end()` keeps the key refused (ms); 0: not at all. */
+  endBlockMs: number;
 }
 
 export interface RoomUrls {
@@ -290,7 +292,7 @@ export function createRooms(deps: RoomsDeps) {
       let wasLive = false;
       await db.transaction(async (tx) => {
         const room = await lockOwned(tx, actor, id);
-        await tx.update(rooms).set({ streamKeyHash: hashStreamKey(streamKey), updatedAt: new Date() }).where(eq(rooms.id, id));
+        await tx.update(rooms).set({ streamKeyHash: hashStreamKey(streamKey), publishBlockedUntil: null, updatedAt: new Date() }).where(eq(rooms.id, id));
         if (room.status === 'live') {
           wasLive = true;
           await endSession(tx, id, 'key_rotated');
@@ -313,6 +315,7 @@ export function createRooms(deps: RoomsDeps) {
           wasLive = true;
           await endSession(tx, id, reason);
         }
+        if (deps.endBlockMs > 0) await tx.update(rooms).set({ publishBlockedUntil: new Date(Date.now() + deps.endBlockMs) }).where(eq(rooms.id, id));
         await recordAudit(tx, { actorId: actor.id, action: 'room.end', target: id, ip: ctx.ip, details: { reason, wasLive } });
       });
       // Kick even when not live: a publisher may be connecting right now.
@@ -348,10 +351,12 @@ export function createRooms(deps: RoomsDeps) {
      * rotated key, and a room that already has a publisher (a live room that is
      * not interrupted).
      */
-    async authorizePublish(streamKey: string): Promise<{ ok: true; roomId: string; record: boolean } | { ok: false; reason: 'unknown_key' | 'already_live' }> {
+    async authorizePublish(streamKey: string): Promise<{ ok: true; roomId: string; record: boolean } | { ok: false; reason: 'unknown_key' | 'already_live' | 'ended' }> {
       if (!STREAM_KEY.test(streamKey)) return { ok: false, reason: 'unknown_key' };
       const [room] = await db.select().from(rooms).where(eq(rooms.streamKeyHash, hashStreamKey(streamKey))).limit(1);
       if (!room) return { ok: false, reason: 'unknown_key' };
+      // ended by its owner or an admin: an encoder that reconnects by itself stays out
+      if (room.publishBlockedUntil && room.publishBlockedUntil.getTime() > Date.now()) return { ok: false, reason: 'ended' };
       if (room.status === 'live' && !room.interrupted) return { ok: false, reason: 'already_live' };
       return { ok: true, roomId: room.id, record: room.record };
     },

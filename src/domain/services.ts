@@ -47,6 +47,7 @@ export function createServices(config: Config, database: Database, events: Event
     db,
     events,
     fileUrl: files.urlOf,
+    endBlockMs: config.ROOM_END_BLOCK_SEC * 1000,
     urls: () => {
       const u = { publicUrl: config.publicUrl, mediaUrl: config.mediaPublicUrl, rtmpUrl: config.rtmpPublicUrl, ...opts.mediaUrls?.() };
       // WHIP is served by the media node, next to FLV and HLS

@@ -156,6 +156,7 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
     const auth = await opts.authorize(key);
     if (!auth.ok) {
       if (auth.reason === 'already_live') throw new HttpError(409, 'already_live', 'the room already has a publisher');
+      if (auth.reason === 'ended') throw new HttpError(403, 'broadcast_ended', 'the broadcast was ended; rotate the stream key to go live again now');
       throw new HttpError(401, 'invalid_stream_key', 'unknown, rotated or ended stream key');
     }
     if (closed) throw new HttpError(503, 'shutting_down', 'the media node is stopping');

@@ -1,0 +1,1 @@
+ALTER TABLE "rooms" ADD COLUMN "publish_blocked_until" timestamp with time zone;
