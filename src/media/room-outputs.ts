@@ -21,6 +21,8 @@ export interface OutputSettings {
 }
 
 const HLS_MAX_RESTARTS = 5;
+/** An HLS ffmpeg that ran this long was healthy: its death starts the restart count over. */
+const HLS_STABLE_MS = 60_000;
 const RECORDING_MAX_BACKLOG = 64 * 1024 * 1024;
 // An FLV file header announcing video only (a snapshot feeds one keyframe and no audio).
 const FLV_VIDEO_HEADER = Buffer.from([0x46, 0x4c, 0x56, 0x01, 0x01, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x00]);
@@ -86,6 +88,7 @@ export class RoomOutputs {
       onPid: (pid) => this.trackPid(pid),
     });
     this.hls = feed;
+    const startedAt = Date.now();
     let dead = false;
     this.hlsUntap = tapBroadcast(this.broadcast, (buf) => {
       if (dead) return;
@@ -102,6 +105,8 @@ export class RoomOutputs {
       this.hlsUntap?.();
       this.hlsUntap = undefined;
       if (this.stopped) return;
+      // a few deaths over a long broadcast are not a crash loop: only quick ones add up to giving up
+      if (Date.now() - startedAt > HLS_STABLE_MS) this.hlsFailures = 0;
       this.hlsFailures++;
       this.log.warn({ err: err?.message, failures: this.hlsFailures }, 'HLS ffmpeg exited while live');
       if (this.hlsFailures > HLS_MAX_RESTARTS) return void this.log.error('HLS given up for this broadcast');
