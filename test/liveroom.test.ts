@@ -382,7 +382,7 @@ for (const kind of await dbKinds()) {
       await until(v, () => v.state.status === 'live', 'live');
       await publish('ended');
       await until(v, () => v.state.status === 'ended', 'ended');
-      assert.equal(app.rooms!.events.size(roomId), 6, 'status, updated, gift and three lottery handlers');
+      assert.equal(app.rooms!.events.size(roomId), 7, 'status, updated, gift and four lottery handlers');
 
       await v.leave();
       await eventually(() => matchMaker.getLocalRoomById(roomId) === undefined, 'room disposed');

@@ -240,6 +240,24 @@ for (const mode of modes) {
       await checkDraw(l.id, [a.id, c.id]);
     });
 
+    test('gift: a gift paid over REST enters its sender even when no process holds the room; a refused one is told why in the room', async () => {
+      const streamer = await newUser(app, 'streamer');
+      const [a, b] = [await newUser(app, 'a'), await newUser(app, 'b')];
+      const roomId = await createRoom(app, streamer);
+      const created = await create(streamer, roomId, { method: 'gift', giftId: 'rose', winners: 1, followersOnly: true, durationSec: 30 });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const l = created.body.lottery;
+      await a.client.follow(streamer.id);
+      await gift(a, roomId, 'rose'); // nobody is in the room: no live room is open anywhere
+      await eventually(async () => (await getLottery(l.id)).entries === 1, 'a entered without a room');
+      // b does not follow: paid, not entered, and told so in the room
+      const rb = await join(b, roomId);
+      const refused = next(rb, 'error');
+      await gift(b, roomId, 'rose');
+      assert.equal((await refused).code, 'followers_only');
+      assert.equal((await getLottery(l.id)).entries, 1);
+    });
+
     test('followers only: non-followers are refused over REST and in the room; after following they enter', async () => {
       const streamer = await newUser(app, 'streamer');
       const [fan, stranger] = [await newUser(app, 'fan'), await newUser(app, 'stranger')];

@@ -2,6 +2,7 @@
 // over REST must reach the room; a publish starting in media must flip the
 // room to live). One interface, a local implementation and a Redis pub/sub
 // one for several processes; the same tests run against both.
+import type { ErrorCode } from './errors.ts';
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 
@@ -33,7 +34,10 @@ export interface EventMap {
   /** A lottery opened in a room (domain/lotteries.ts). */
   'lottery.created': { roomId: string; lotteryId: string };
   /** Someone entered (the room refreshes its entry count, batched). */
-  'lottery.entered': { roomId: string; lotteryId: string; userId: string };
+  /** `via`: how the entry came (a `gift` entry is made where the gift was paid; the room tells its sender). */
+  'lottery.entered': { roomId: string; lotteryId: string; userId: string; via?: 'click' | 'danmaku' | 'gift' };
+  /** A paid gift of a gift lottery did not enter its sender (e.g. followers only): the room tells them why. */
+  'lottery.refused': { roomId: string; lotteryId: string; userId: string; code: ErrorCode; message: string };
   /** The draw committed; winners, seed and entriesHash are readable now. May repeat for one lottery (a re-run draw job): handle once. */
   'lottery.drawn': { roomId: string; lotteryId: string };
 }

@@ -54,6 +54,8 @@ export interface GiftsDeps {
   maxCount: number;
   /** Called when publishing a gift event fails (the gift itself is paid and stays paid). */
   onPublishError?(e: unknown): void;
+  /** A gift was paid: what else it does (enter the room's gift lottery). Failures go to onPublishError. */
+  afterPaid?(gift: { roomId: string; userId: string; giftId: string; at: Date }): Promise<unknown>;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -152,6 +154,7 @@ export function createGifts(deps: GiftsDeps) {
           at: paid.at.toISOString(),
         })
         .catch((e) => deps.onPublishError?.(e));
+      deps.afterPaid?.({ roomId: room.id, userId: input.sender.id, giftId: gift.id, at: paid.at }).catch((e) => deps.onPublishError?.(e));
       return { status: 201, body: { balance: paid.balance, giftEventId: paid.giftEventId }, replayed: false };
     },
 

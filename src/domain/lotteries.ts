@@ -11,7 +11,7 @@ import { and, asc, desc, eq, gt, inArray, lte, sql } from 'drizzle-orm';
 import type { Db } from '../db/connect.ts';
 import { LOTTERY_METHODS, lotteries, lotteryEntries, users } from '../db/schema.ts';
 import { recordAudit } from './audit.ts';
-import { DomainError, isUniqueViolation } from './errors.ts';
+import { DomainError, isDomainError, isUniqueViolation } from './errors.ts';
 import type { EventBus } from './events.ts';
 import { newId } from './ids.ts';
 import { DRAW_ALGORITHM, draw as drawFrom, newSeed, seedHashOf } from './lottery-draw.ts';
@@ -189,7 +189,7 @@ export function createLotteries(deps: LotteriesDeps) {
     return { state: 'drawn', lottery: await toView(outcome.row) };
   }
 
-  return {
+  const service = {
     entryCount,
 
     async get(id: string): Promise<LotteryView> {
@@ -277,7 +277,7 @@ export function createLotteries(deps: LotteriesDeps) {
         ON CONFLICT (lottery_id, user_id) DO NOTHING
         RETURNING user_id`)) as unknown as { rows: unknown[] };
       if (inserted.rows.length > 0) {
-        await deps.events.publish('lottery.entered', { roomId: row.roomId, lotteryId, userId: user.id });
+        await deps.events.publish('lottery.entered', { roomId: row.roomId, lotteryId, userId: user.id, via });
         return { entered: true };
       }
       const [already] = await db
@@ -287,6 +287,27 @@ export function createLotteries(deps: LotteriesDeps) {
         .limit(1);
       if (already) return { entered: false };
       throw new DomainError('lottery_closed', 'this lottery is over');
+    },
+
+    /**
+     * A paid gift: enters its sender into the room's open gift lottery of that
+     * gift, if there is one. Runs where the gift was paid, whether or not a
+     * process holds the live room; a refusal is published for the room to tell.
+     */
+    async enterByGift(roomId: string, userId: string, giftId: string, at: Date): Promise<{ lotteryId: string; entered: boolean } | null> {
+      const [open] = await db
+        .select({ id: lotteries.id })
+        .from(lotteries)
+        .where(and(eq(lotteries.roomId, roomId), eq(lotteries.status, 'open'), eq(lotteries.method, 'gift'), eq(lotteries.giftId, giftId)))
+        .limit(1);
+      if (!open) return null;
+      try {
+        return { lotteryId: open.id, ...(await service.enter(open.id, { id: userId }, 'gift', at, { giftId })) };
+      } catch (e) {
+        if (!isDomainError(e)) throw e;
+        await deps.events.publish('lottery.refused', { roomId, lotteryId: open.id, userId, code: e.code, message: `lottery: ${e.message}` });
+        return { lotteryId: open.id, entered: false };
+      }
     },
 
     /** Entrant ids in byte order (the order the draw hashes), a page at a time. */
@@ -320,6 +341,7 @@ export function createLotteries(deps: LotteriesDeps) {
       return n;
     },
   };
+  return service;
 }
 
 export type LotteriesService = ReturnType<typeof createLotteries>;

@@ -77,6 +77,8 @@ export function createServices(config: Config, database: Database, events: Event
     events,
     streamerSharePercent: config.GIFT_STREAMER_SHARE_PERCENT,
     maxCount: config.GIFT_MAX_COUNT,
+    // a gift of the room's gift lottery enters its sender where it is paid (lotteries is made below; called later)
+    afterPaid: (g) => lotteries.enterByGift(g.roomId, g.userId, g.giftId, g.at),
   });
   const chat = createChat({
     db,

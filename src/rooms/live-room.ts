@@ -189,6 +189,11 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
       deps.events.on('lottery.created', roomId, (e) => void this.showLottery(e.lotteryId)),
       deps.events.on('lottery.entered', roomId, (e) => {
         if (e.lotteryId === this.state.lottery.id) this.lotteryCountDue = true;
+        // gift entries are made where the gift was paid: its sender hears it here
+        if (e.via === 'gift') for (const c of this.clientsOf(e.userId)) c.send('lottery:entered', { lotteryId: e.lotteryId, entered: true });
+      }),
+      deps.events.on('lottery.refused', roomId, (e) => {
+        for (const c of this.clientsOf(e.userId)) reply(c, new DomainError(e.code, e.message));
       }),
       deps.events.on('lottery.drawn', roomId, (e) => void this.showLottery(e.lotteryId)),
     );
@@ -368,7 +373,6 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
       comboCount: line.count,
     });
     this.topFansDue = true;
-    this.enterByGift(e);
   }
 
   // --- lotteries: the state shows the current one; entries by chat keyword and by gift are made here
@@ -438,14 +442,7 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     this.enterFor(client.auth?.user ?? null, 'danmaku', new Date(line.at), { text: line.text }, [client]);
   }
 
-  /** A paid gift of the open gift lottery's gift enters its sender (whichever process took the payment). */
-  private enterByGift(e: EventMap['room.gift']) {
-    const l = this.state.lottery;
-    if (!this.deps.lotteries || l.status !== 'open' || l.method !== 'gift' || l.giftId !== e.giftId) return;
-    this.enterFor({ id: e.userId }, 'gift', new Date(e.at), { giftId: e.giftId }, this.clientsOf(e.userId));
-  }
-
-  private enterFor(user: { id: string } | null, via: 'danmaku' | 'gift', at: Date, proof: { text?: string; giftId?: string }, clients: ViewerClient[]) {
+  private enterFor(user: { id: string } | null, via: 'danmaku', at: Date, proof: { text?: string }, clients: ViewerClient[]) {
     const id = this.state.lottery.id;
     this.deps.lotteries!.enter(id, user, via, at, proof).then(
       (r) => {

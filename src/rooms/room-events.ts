@@ -2,7 +2,7 @@
 // subscription per topic for the whole process, however many rooms are open.
 import type { EventBus, EventMap } from '../domain/events.ts';
 
-export type RoomTopic = 'room.status' | 'room.updated' | 'room.gift' | 'lottery.created' | 'lottery.entered' | 'lottery.drawn';
+export type RoomTopic = 'room.status' | 'room.updated' | 'room.gift' | 'lottery.created' | 'lottery.entered' | 'lottery.refused' | 'lottery.drawn';
 type Payload<T extends RoomTopic> = EventMap[T];
 
 export interface RoomEvents {
