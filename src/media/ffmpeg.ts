@@ -101,6 +101,87 @@ export function startHls(opts: HlsOptions): FfmpegFeed {
   return { ...run(cmd, input, opts.onPid), input, backlog: () => input.writableLength + input.readableLength };
 }
 
+/** Turns run()'s pid reports (a pid, then undefined at exit) into started/exited calls with the pid. */
+export function pidReporter(onFfmpeg?: (pid: number, running: boolean) => void): (pid: number | undefined) => void {
+  let last: number | undefined;
+  return (pid) => {
+    if (pid !== undefined) {
+      last = pid;
+      onFfmpeg?.(pid, true);
+    } else if (last !== undefined) onFfmpeg?.(last, false);
+  };
+}
+
+export interface WhipBridgeOptions {
+  bin: string;
+  /** An SDP description of the RTP streams ffmpeg listens for (fed on stdin). */
+  sdp: string;
+  hasVideo: boolean;
+  hasAudio: boolean;
+  videoKbps: number;
+  /** Where to publish the FLV (this media node's RTMP ingest). */
+  rtmpUrl: string;
+  onPid?: (pid: number | undefined) => void;
+}
+
+/** WebRTC in: RTP described by an SDP (VP8/Opus) to H.264/AAC FLV over RTMP, a keyframe every 2 s. */
+export function startWhipBridge(opts: WhipBridgeOptions): FfmpegRun {
+  const input = new PassThrough();
+  input.end(opts.sdp);
+  const kbps = opts.videoKbps;
+  // prettier-ignore
+  const cmd = command(opts.bin)
+    .input(input)
+    .inputFormat('sdp')
+    // the SDP says what the streams are: a short probe (2 s, not 5) gets the picture size and goes live sooner
+    .inputOptions('-nostdin', '-loglevel', 'error', '-protocol_whitelist', 'pipe,udp,rtp', '-analyzeduration', '2000000')
+    .output(opts.rtmpUrl)
+    .outputOptions(
+      ...(opts.hasVideo
+        ? ['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps * 2}k`, '-force_key_frames', 'expr:gte(t,n_forced*2)']
+        : ['-vn']),
+      ...(opts.hasAudio ? ['-c:a', 'aac', '-b:a', '128k', '-ar', '44100', '-ac', '2'] : ['-an']),
+      '-f', 'flv',
+    );
+  return run(cmd, undefined, opts.onPid);
+}
+
+export interface WhepFeedOptions {
+  bin: string;
+  /** Loopback UDP ports the RTP goes to. */
+  videoPort: number;
+  audioPort: number;
+  videoPayloadType: number;
+  audioPayloadType: number;
+  videoKbps: number;
+  onPid?: (pid: number | undefined) => void;
+}
+
+/**
+ * WebRTC out: a room's FLV on stdin to RTP, H.264 constrained baseline without
+ * B-frames and a keyframe every second (what browsers' WebRTC decoders take,
+ * and a newcomer starts fast) and Opus.
+ */
+export function startWhepFeed(opts: WhepFeedOptions): FfmpegFeed {
+  const input = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const kbps = opts.videoKbps;
+  const rtp = (port: number) => `rtp://127.0.0.1:${port}?pkt_size=1200`;
+  // prettier-ignore
+  const cmd = command(opts.bin)
+    .input(input)
+    .inputFormat('flv')
+    .inputOptions('-nostdin', '-loglevel', 'error', '-fflags', 'nobuffer')
+    .output(rtp(opts.videoPort))
+    .outputOptions(
+      '-map', '0:v:0?', '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p',
+      '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps}k`, '-force_key_frames', 'expr:gte(t,n_forced*1)',
+      '-f', 'rtp', '-payload_type', String(opts.videoPayloadType),
+    )
+    .output(rtp(opts.audioPort))
+    .outputOptions('-map', '0:a:0?', '-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-b:a', '96k', '-f', 'rtp', '-payload_type', String(opts.audioPayloadType));
+  return { ...run(cmd, input, opts.onPid), input, backlog: () => input.writableLength + input.readableLength };
+}
+
 export interface SnapshotOptions {
   bin: string;
   /** A short FLV: header, video sequence header, one keyframe. */

@@ -6,7 +6,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { snapshot, startHls, type FfmpegFeed } from './ffmpeg.ts';
+import { pidReporter, snapshot, startHls, type FfmpegFeed } from './ffmpeg.ts';
 import { hlsDir, previewFile, recordingDir } from './paths.ts';
 import { tapBroadcast, type NmsBroadcast } from './rtmp-ingest.ts';
 
@@ -85,7 +85,7 @@ export class RoomOutputs {
       dir,
       segmentSec: this.s.hls.segmentSec,
       listSize: this.s.hls.listSize,
-      onPid: (pid) => this.trackPid(pid),
+      onPid: pidReporter(this.s.onFfmpeg),
     });
     this.hls = feed;
     const startedAt = Date.now();
@@ -114,16 +114,6 @@ export class RoomOutputs {
     });
   }
 
-  private lastPid: number | undefined;
-  private trackPid(pid: number | undefined): void {
-    if (pid !== undefined) {
-      this.lastPid = pid;
-      this.s.onFfmpeg(pid, true);
-    } else if (this.lastPid !== undefined) {
-      this.s.onFfmpeg(this.lastPid, false);
-    }
-  }
-
   /** The latest keyframe, decoded to DATA_DIR/previews/<roomId>.jpg. */
   private async takeSnapshot(): Promise<void> {
     if (this.stopped || this.thumbBusy) return;
@@ -133,7 +123,6 @@ export class RoomOutputs {
     if (!b.flvVideoHeader || !keyframe || (keyframe[0]! & 0x1f) !== 9 || keyframe[11]! >> 4 !== 1) return;
     this.thumbBusy = true;
     const out = previewFile(this.s.dataDir, this.roomId);
-    let pid: number | undefined;
     try {
       await mkdir(path.dirname(out), { recursive: true });
       await snapshot({
@@ -141,10 +130,7 @@ export class RoomOutputs {
         flv: Buffer.concat([FLV_VIDEO_HEADER, b.flvVideoHeader, keyframe]),
         out,
         maxWidth: this.s.thumbnail.widthPx,
-        onPid: (p) => {
-          if (p !== undefined) this.s.onFfmpeg((pid = p), true);
-          else if (pid !== undefined) this.s.onFfmpeg(pid, false);
-        },
+        onPid: pidReporter(this.s.onFfmpeg),
       });
       if (!this.stopped) this.s.onPreview(this.roomId);
     } catch (err) {

@@ -6,12 +6,12 @@
 // browsers' WebRTC decoders take and what lets a newcomer start fast) and Opus.
 // werift then encrypts it per viewer (SRTP in JavaScript: tens of viewers per
 // core, see PITFALLS.md; FLV and HLS are the mass-audience paths).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI } from 'werift';
+import { pidReporter, startWhepFeed, type FfmpegFeed } from './ffmpeg.ts';
 import type { WhepSettings } from './ipc.ts';
 import { tapBroadcast, type NmsBroadcast } from './rtmp-ingest.ts';
 import { HttpError, readBody, replyError, waitForCandidates, WEBRTC_CORS } from './webrtc-http.ts';
@@ -63,7 +63,7 @@ interface Feed {
   roomId: string;
   video: dgram.Socket;
   audio: dgram.Socket;
-  ffmpeg: ChildProcess;
+  ffmpeg: FfmpegFeed;
   untap: () => void;
   viewers: Map<string, Viewer>;
   idleTimer?: NodeJS.Timeout;
@@ -110,8 +110,7 @@ export function createWhepPlayback(opts: WhepPlaybackOptions): WhepPlayback {
     clearTimeout(feed.idleTimer);
     if (feeds.get(feed.roomId) === feed) feeds.delete(feed.roomId);
     feed.untap();
-    feed.ffmpeg.stdin?.destroy();
-    if (feed.ffmpeg.exitCode === null && feed.ffmpeg.signalCode === null) feed.ffmpeg.kill('SIGKILL');
+    void feed.ffmpeg.stop(0);
     feed.video.close();
     feed.audio.close();
     for (const v of feed.viewers.values()) void closeViewer(feed, v, 'feed stopped');
@@ -125,30 +124,24 @@ export function createWhepPlayback(opts: WhepPlaybackOptions): WhepPlayback {
     };
     const video = await boundSocket(fanOut('video'));
     const audio = await boundSocket(fanOut('audio'));
-    const kbps = settings.videoKbps;
-    // prettier-ignore
-    const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-fflags', 'nobuffer', '-f', 'flv', '-i', 'pipe:0',
-      '-map', '0:v:0?', '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p',
-      '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps}k`, '-force_key_frames', 'expr:gte(t,n_forced*1)',
-      '-f', 'rtp', '-payload_type', String(VIDEO_PT), `rtp://127.0.0.1:${video.address().port}?pkt_size=1200`,
-      '-map', '0:a:0?', '-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-b:a', '96k',
-      '-f', 'rtp', '-payload_type', String(AUDIO_PT), `rtp://127.0.0.1:${audio.address().port}?pkt_size=1200`];
-    const ff = spawn(opts.ffmpegPath, args, { stdio: ['pipe', 'ignore', 'pipe'] });
-    let stderr = '';
-    ff.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
-    ff.stdin!.on('error', () => {});
-    if (ff.pid) opts.onFfmpeg?.(ff.pid, true);
+    const ff = startWhepFeed({
+      bin: opts.ffmpegPath,
+      videoPort: video.address().port,
+      audioPort: audio.address().port,
+      videoPayloadType: VIDEO_PT,
+      audioPayloadType: AUDIO_PT,
+      videoKbps: settings.videoKbps,
+      onPid: pidReporter(opts.onFfmpeg),
+    });
     const feed: Feed = { roomId, video, audio, ffmpeg: ff, untap: () => {}, viewers: new Map(), stopped: false };
-    ff.once('exit', (code, signal) => {
-      if (ff.pid) opts.onFfmpeg?.(ff.pid, false);
-      if (!feed.stopped) log.warn({ roomId, code, signal, stderr: stderr.trim().slice(-500) }, 'WHEP feed ffmpeg exited');
+    void ff.exited.then((err) => {
+      if (!feed.stopped) log.warn({ roomId, err: err?.message.slice(-500) }, 'WHEP feed ffmpeg exited');
       stopFeed(feed);
     });
-    ff.on('error', (err) => log.error({ err, roomId }, 'WHEP feed ffmpeg failed'));
     feed.untap = tapBroadcast(broadcast, (buf) => {
       // an encoder that cannot keep up is not fed without bound: its viewers end and may come back
-      if (ff.stdin!.writableLength > settings.maxBacklogBytes) return stopFeed(feed);
-      ff.stdin!.write(buf);
+      if (ff.backlog() > settings.maxBacklogBytes) return stopFeed(feed);
+      ff.input.write(buf);
     });
     feeds.set(roomId, feed);
     log.info({ roomId }, 'WHEP feed started');

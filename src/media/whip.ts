@@ -5,12 +5,12 @@
 // RTMP into this same media process, so status, FLV/HLS, previews and
 // recordings work exactly as for OBS. That push uses a one-time local name,
 // never the stream key (no key on a command line).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import { RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, type MediaStreamTrack, type RTCRtpTransceiver } from 'werift';
+import { pidReporter, startWhipBridge, type FfmpegRun } from './ffmpeg.ts';
 import type { AuthorizeAnswer, WhipSettings } from './ipc.ts';
 import { HttpError, readBody, replyError, waitForCandidates, WEBRTC_CORS } from './webrtc-http.ts';
 
@@ -63,7 +63,7 @@ interface Session {
   roomId: string;
   pc: RTCPeerConnection;
   udp: dgram.Socket;
-  ffmpeg?: ChildProcess;
+  bridge?: FfmpegRun;
   timers: NodeJS.Timeout[];
   /** Asks the publisher for a keyframe (set once its video track is known). */
   requestKeyframe?: () => void;
@@ -88,12 +88,7 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
       if (s.pushName) pushNames.delete(s.pushName);
       for (const t of s.timers) clearTimeout(t);
       log.info({ session: s.id, roomId: s.roomId, why }, 'WHIP session closed');
-      const ff = s.ffmpeg;
-      if (ff && ff.exitCode === null && ff.signalCode === null) {
-        const exited = new Promise<void>((r) => ff.once('exit', () => r()));
-        ff.kill('SIGKILL');
-        await exited;
-      }
+      await s.bridge?.stop(0);
       s.udp.close();
       await s.pc.close().catch(() => {});
     })();
@@ -108,31 +103,22 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
     s.timers.push(setTimeout(() => pushNames.delete(pushName), settings.startTimeoutMs));
     let sdp = 'v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=liveroom-whip\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n';
     for (const [kind, t] of tracks) sdp += `m=${kind} ${t.port} RTP/AVP ${t.pt}\r\na=rtpmap:${t.pt} ${RTPMAP[kind]}\r\n`;
-    const kbps = settings.videoKbps;
-    // prettier-ignore
-    const args = ['-hide_banner', '-nostdin', '-loglevel', 'error',
-      // the SDP says what the streams are: a short probe (2 s, not 5) gets the picture size and goes live sooner
-      '-protocol_whitelist', 'pipe,udp,rtp', '-analyzeduration', '2000000', '-f', 'sdp', '-i', 'pipe:0',
-      ...(tracks.has('video')
-        ? ['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps * 2}k`, '-force_key_frames', 'expr:gte(t,n_forced*2)']
-        : ['-vn']),
-      ...(tracks.has('audio') ? ['-c:a', 'aac', '-b:a', '128k', '-ar', '44100', '-ac', '2'] : ['-an']),
-      '-f', 'flv', `rtmp://${opts.rtmpHost}:${opts.rtmpPort()}/live/${pushName}`];
-    const ff = spawn(opts.ffmpegPath, args, { stdio: ['pipe', 'ignore', 'pipe'] });
-    s.ffmpeg = ff;
-    let stderr = '';
-    ff.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
-    ff.stdin!.on('error', () => {});
-    ff.stdin!.end(sdp);
-    if (ff.pid) opts.onFfmpeg?.(ff.pid, true);
+    const bridge = startWhipBridge({
+      bin: opts.ffmpegPath,
+      sdp,
+      hasVideo: tracks.has('video'),
+      hasAudio: tracks.has('audio'),
+      videoKbps: settings.videoKbps,
+      rtmpUrl: `rtmp://${opts.rtmpHost}:${opts.rtmpPort()}/live/${pushName}`,
+      onPid: pidReporter(opts.onFfmpeg),
+    });
+    s.bridge = bridge;
     // the publisher's first keyframe went by before ffmpeg listened: ask for one now, not at the next tick
     s.timers.push(setTimeout(() => s.requestKeyframe?.(), 200));
-    ff.once('exit', (code, signal) => {
-      if (ff.pid) opts.onFfmpeg?.(ff.pid, false);
-      if (!s.closing) log.info({ session: s.id, code, signal, stderr: stderr.trim().slice(-500) }, 'WHIP bridge ffmpeg exited');
+    void bridge.exited.then((err) => {
+      if (!s.closing) log.info({ session: s.id, err: err?.message.slice(-500) }, 'WHIP bridge ffmpeg exited');
       void closeSession(s, 'bridge ended');
     });
-    ff.on('error', (err) => log.error({ err, session: s.id }, 'WHIP bridge ffmpeg failed'));
   }
 
   async function offer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -182,11 +168,11 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
               if (wanted.has(kind) || s.closing) return;
               wanted.set(kind, { pt: rtp.header.payloadType, port });
               // every announced track has sent something: ffmpeg gets the whole description at once
-              if (!s.ffmpeg && [...kinds].every((k) => wanted.has(k))) startBridge(s, wanted, auth);
+              if (!s.bridge && [...kinds].every((k) => wanted.has(k))) startBridge(s, wanted, auth);
             });
             return;
           }
-          if (s.ffmpeg) s.udp.send(rtp.serialize(), wanted.get(kind)!.port, '127.0.0.1');
+          if (s.bridge) s.udp.send(rtp.serialize(), wanted.get(kind)!.port, '127.0.0.1');
         });
         // ffmpeg can only start decoding on a keyframe: ask for one now and then
         if (kind === 'video') {
@@ -206,7 +192,7 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
         if (state === 'disconnected') s.timers.push(setTimeout(() => pc.connectionState === 'disconnected' && void closeSession(s, 'peer disconnected'), settings.startTimeoutMs));
       });
       // no media, or no bridge, within the start timeout: nobody is coming
-      s.timers.push(setTimeout(() => !s.ffmpeg && void closeSession(s, 'no media'), settings.startTimeoutMs));
+      s.timers.push(setTimeout(() => !s.bridge && void closeSession(s, 'no media'), settings.startTimeoutMs));
 
       await pc.setRemoteDescription({ type: 'offer', sdp: body });
       await pc.setLocalDescription(await pc.createAnswer());
