@@ -3,15 +3,17 @@
 // PGlite data under DATA_DIR; config flags such as --data-dir work too).
 // Without --password, create asks for one on a terminal, or else generates
 // one and prints it once. Every change goes through services.users and lands
-// in the audit log. PGlite keeps its data in one process: stop the server
-// first (or use the ADMIN_USERNAME/ADMIN_PASSWORD bootstrap settings).
+// in the audit log. PGlite keeps its data in one process: while a server runs
+// on the same DATA_DIR the command is refused (exit 1) and changes nothing;
+// stop the server first (or use the ADMIN_USERNAME/ADMIN_PASSWORD settings).
 // Exit codes: 0 done, 1 refused (e.g. name taken, weak password), 2 usage or config error.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { ConfigError, loadConfig } from '../src/config.ts';
-import { openDatabase } from '../src/db/connect.ts';
+import { openDatabase, type Database } from '../src/db/connect.ts';
+import { DataDirInUseError } from '../src/db/data-dir-lock.ts';
 import { DomainError } from '../src/domain/errors.ts';
 import { createLocalEventBus } from '../src/domain/events.ts';
 import { createServices } from '../src/domain/services.ts';
@@ -96,12 +98,22 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
-  const database = await openDatabase({
-    databaseUrl: config.DATABASE_URL,
-    dataDir: path.join(config.dataDir, 'pglite'),
-    poolSize: 2,
-    queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
-  });
+  let database: Database;
+  try {
+    database = await openDatabase({
+      databaseUrl: config.DATABASE_URL,
+      dataDir: path.join(config.dataDir, 'pglite'),
+      poolSize: 2,
+      queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
+    });
+  } catch (e) {
+    if (e instanceof DataDirInUseError) {
+      // A second PGlite on the server's files would write changes the server never sees and later overwrites.
+      process.stderr.write(`admin: ${e.message}\n(then run this command again, or set ADMIN_USERNAME and ADMIN_PASSWORD to have the server create the admin at start)\n`);
+      return 1;
+    }
+    throw e;
+  }
   const events = createLocalEventBus();
   try {
     const { users } = createServices(config, database, events);

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/connect.ts';
+import { DataDirInUseError } from '../src/db/data-dir-lock.ts';
 import { checkLedger } from '../src/domain/ledger-check.ts';
 
 async function main(): Promise<number> {
@@ -42,7 +43,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e) => {
-    process.stderr.write(`ledger:check: ${(e as Error).stack ?? e}\n`);
+    process.stderr.write(`ledger:check: ${e instanceof DataDirInUseError ? e.message : ((e as Error).stack ?? e)}\n`);
     process.exit(2);
   },
 );

@@ -1,5 +1,6 @@
 // Composition root: read the config, start the roles, stop cleanly on signals.
 import { ConfigError, loadConfig } from './config.ts';
+import { DataDirInUseError } from './db/data-dir-lock.ts';
 import { startLiveroom } from './server.ts';
 
 let config;
@@ -13,7 +14,16 @@ try {
   throw e;
 }
 
-const liveroom = await startLiveroom(config);
+let liveroom;
+try {
+  liveroom = await startLiveroom(config);
+} catch (e) {
+  if (e instanceof DataDirInUseError) {
+    process.stderr.write(`liveroom: ${e.message}\n`);
+    process.exit(2);
+  }
+  throw e;
+}
 process.stdout.write(`Liveroom is running at ${config.publicUrl} (API docs: ${config.publicUrl}/api/docs)\n`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { Breaker } from '../resilience.ts';
+import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.ts';
 import * as schema from './schema.ts';
 
 export type Schema = typeof schema;
@@ -80,9 +81,20 @@ async function openPostgres(url: string, max: number, breaker: Breaker | undefin
 async function openPglite(opts: OpenOptions): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
-  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
+  // Taken before PGlite reads a byte: a second process must not even load the files.
+  let lock: DataDirLock | undefined;
+  if (opts.dataDir) {
+    mkdirSync(path.dirname(opts.dataDir), { recursive: true });
+    lock = acquireDataDirLock(opts.dataDir);
+    mkdirSync(opts.dataDir, { recursive: true });
+  }
   const client = new PGlite({ dataDir: opts.dataDir, loadDataDir: opts.loadDataDir });
-  await client.waitReady;
+  try {
+    await client.waitReady;
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
   const db = drizzle(client, { schema }) as unknown as Db;
   return {
     db,
@@ -93,7 +105,13 @@ async function openPglite(opts: OpenOptions): Promise<Database> {
       await migrate(db as never, { migrationsFolder });
     },
     dump: () => client.dumpDataDir('none'),
-    close: once(() => client.close()),
+    close: once(async () => {
+      try {
+        await client.close();
+      } finally {
+        lock?.release();
+      }
+    }),
   };
 }
 

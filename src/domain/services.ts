@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/connect.ts';
 import type { EventBus } from './events.ts';
-import { listAudit, recordAudit, type AuditEntry } from './audit.ts';
+import { listAudit } from './audit.ts';
 import { createFiles } from './files.ts';
 import { createFollows } from './follows.ts';
 import { createProfiles } from './profiles.ts';
@@ -66,7 +66,6 @@ export function createServices(config: Config, database: Database, events: Event
   const profiles = createProfiles({ db, users, files });
   const audit = {
     list: (q: Parameters<typeof listAudit>[1]) => listAudit(db, q),
-    record: (entry: AuditEntry) => recordAudit(db, entry),
   };
   const roomLookup: RoomLookup = { find: rooms.summary };
   const gifts = createGifts({

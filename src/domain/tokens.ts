@@ -4,6 +4,7 @@ import { eq, lt, sql } from 'drizzle-orm';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import type { Executor } from '../db/connect.ts';
 import { revokedTokens } from '../db/schema.ts';
+import { recordAudit } from './audit.ts';
 import { DomainError } from './errors.ts';
 import { newId } from './ids.ts';
 
@@ -19,7 +20,8 @@ export interface TokenService {
   verify(token: string): Promise<TokenClaims>;
   /** Like verify, but tells a revoked token (logged out: refuse) from a malformed or expired one (treat as absent). */
   check(token: string): Promise<{ state: 'valid'; claims: TokenClaims } | { state: 'revoked' | 'invalid' }>;
-  revoke(claims: TokenClaims): Promise<void>;
+  /** Logs out: the revocation and its `auth.logout` audit entry commit together. */
+  revoke(claims: TokenClaims, ctx: { ip: string | null }): Promise<void>;
   purgeExpired(): Promise<number>;
 }
 
@@ -90,11 +92,11 @@ export function createTokenService(deps: { db: Executor; secret: string; ttlSec:
       return { state: 'valid', claims: { userId: payload.sub, jti: payload.jti, expiresAt: new Date(payload.exp * 1000) } };
     },
 
-    async revoke(claims) {
-      await deps.db
-        .insert(revokedTokens)
-        .values({ jti: claims.jti, expiresAt: claims.expiresAt })
-        .onConflictDoNothing();
+    async revoke(claims, ctx) {
+      await deps.db.transaction(async (tx) => {
+        await tx.insert(revokedTokens).values({ jti: claims.jti, expiresAt: claims.expiresAt }).onConflictDoNothing();
+        await recordAudit(tx, { actorId: claims.userId, action: 'auth.logout', target: claims.userId, ip: ctx.ip });
+      });
     },
 
     async purgeExpired() {

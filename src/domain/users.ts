@@ -83,6 +83,7 @@ export function createUsers(deps: UsersDeps) {
             .values({ id: newId(), username: input.username, nickname: input.nickname ?? input.username, passwordHash, role })
             .returning();
           await recordAudit(tx, { actorId: row!.id, action: 'user.register', target: row!.id, ip: ctx.ip });
+          if (role === 'admin') await recordAudit(tx, { actorId: ctx.actorId, action: 'user.role_change', target: row!.id, ip: ctx.ip, details: { role } });
           const user = toUser(row!);
           await deps.onRegistered?.(tx, user, ctx);
           return user;
@@ -153,7 +154,6 @@ export function createUsers(deps: UsersDeps) {
       }
       if (!password) throw new DomainError('validation_failed', 'a password is needed to create a new admin');
       const user = await this.register({ username, password }, ctx, 'admin');
-      await recordAudit(db, { actorId: ctx.actorId, action: 'user.role_change', target: user.id, ip: ctx.ip, details: { role: 'admin' } });
       return { user, created: true };
     },
   };

@@ -40,8 +40,7 @@ export function authRoutes(
     api,
     { method: 'post', path: '/auth/logout', summary: 'Revoke the current token at once', tags: ['auth'], auth: 'user', responses: { 204: { description: 'Logged out' } } },
     async ({ req, ctx }) => {
-      await s.tokens.revoke(req.auth!);
-      await s.audit.record({ actorId: ctx.actorId, action: 'auth.logout', target: ctx.actorId, ip: ctx.ip });
+      await s.tokens.revoke(req.auth!, ctx);
       // The revocation is stored already (REST refuses the token); rooms hear of it to close its sessions.
       // Not awaited: a hanging Redis must not hold the logout.
       void s.events.publish('auth.revoked', { userId: req.auth!.userId, jti: req.auth!.jti }).catch((err: unknown) => req.log?.warn({ err }, 'revocation event not published'));
