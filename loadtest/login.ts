@@ -100,7 +100,7 @@ async function main() {
       DATABASE_URL: url.toString(),
       ROLES: 'http',
       LOG_LEVEL: 'warn',
-      EVENT_LOOP_LAG_MAX_MS: '600000',
+      SHED_TARGET_DELAY_MS: '600000',
       RATE_LIMIT_IP_PER_MIN: '10000000',
       RATE_LIMIT_USER_PER_MIN: '10000000',
       REGISTER_PER_IP_PER_HOUR: '100000',

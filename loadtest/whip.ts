@@ -112,7 +112,7 @@ async function main() {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     RTMP_PORT: String(await freePort()),
     MEDIA_HTTP_PORT: String(await freePort()),
-    EVENT_LOOP_LAG_MAX_MS: '600000',
+    SHED_TARGET_DELAY_MS: '600000',
     RATE_LIMIT_IP_PER_MIN: '100000',
     REGISTER_PER_IP_PER_HOUR: '100000',
     WHIP_MAX_SESSIONS: String(Math.max(...PUBLISHERS)),

@@ -73,7 +73,8 @@ const configSchema = z.object({
   LOGIN_ACCOUNT_WINDOW_SEC: int(60, 1),
   LOGIN_BLOCK_SEC: int(60, 1), // a block always expires: nobody is locked out for good
   REGISTER_PER_IP_PER_HOUR: int(30, 1),
-  EVENT_LOOP_LAG_MAX_MS: int(250, 10),
+  SHED_TARGET_DELAY_MS: int(100, 5), // standing event-loop delay above which the process counts as overloaded
+  SHED_INTERVAL_MS: int(2000, 100), // ...for this long before anything is shed (a shorter burst never is)
   BREAKER_TIMEOUT_MS: int(2000, 50),
   BREAKER_FAILURES: int(5, 1),
   BREAKER_HALF_OPEN_AFTER_MS: int(5000, 100),

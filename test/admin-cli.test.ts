@@ -15,7 +15,7 @@ import { httpClient, uniqueName, type HttpClient } from './helpers/app.ts';
 import { POSTGRES_URL, postgresAvailable } from './helpers/db.ts';
 
 const NODE = path.resolve('node_modules/.bin/node');
-const SERVER_ENV = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ROLES: 'http', EVENT_LOOP_LAG_MAX_MS: '600000' };
+const SERVER_ENV = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ROLES: 'http' };
 
 function admin(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

@@ -11,7 +11,6 @@ import { dbKinds } from './helpers/db.ts';
 
 const ADMIN = { username: uniqueName('root'), password: 'admin passphrase for tests' };
 const ENV = {
-  EVENT_LOOP_LAG_MAX_MS: '600000', // shedding made 2-core runs flaky; tested in gateway.test.ts
   ROLES: 'http',
   ADMIN_USERNAME: ADMIN.username,
   ADMIN_PASSWORD: ADMIN.password,

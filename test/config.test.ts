@@ -121,7 +121,7 @@ describe('configuration', () => {
     const dataDir = await tempDir();
     const otherDir = await tempDir();
     const database = await openTestDatabase('pglite');
-    const env = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ROLES: 'http', EVENT_LOOP_LAG_MAX_MS: '600000' };
+    const env = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ROLES: 'http' };
     const start = (dir: string) => startLiveroom(loadConfig({ ...env, DATA_DIR: dir }), { database, logger: createLogger('silent') });
     try {
       const one = await start(dataDir);

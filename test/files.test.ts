@@ -12,7 +12,6 @@ import { dbKinds } from './helpers/db.ts';
 
 const MAX_BYTES = 300 * 1024;
 const ENV = {
-  EVENT_LOOP_LAG_MAX_MS: '600000', // shedding made 2-core runs flaky; tested in gateway.test.ts
   ROLES: 'http',
   UPLOAD_MAX_BYTES: String(MAX_BYTES),
   UPLOAD_MAX_PIXELS: '4000000',

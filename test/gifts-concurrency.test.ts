@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { dbKinds } from './helpers/db.ts';
 import { startTestApp, uniqueName, type TestApp } from './helpers/app.ts';
-import { adminToken, balanceOf, createRoom, ledgerOk, platformBalance, NO_SHEDDING } from './helpers/wallet.ts';
+import { adminToken, balanceOf, createRoom, ledgerOk, platformBalance } from './helpers/wallet.ts';
 
 const ADMIN = { username: 'storm_admin', password: 'a long admin passphrase' };
 const USERS = 10;
@@ -17,7 +17,7 @@ for (const kind of await dbKinds()) {
     let app: TestApp;
     let admin: string;
     before(async () => {
-      app = await startTestApp(kind, { ...NO_SHEDDING, ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password, SIGNUP_BONUS: '0' });
+      app = await startTestApp(kind, { ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password, SIGNUP_BONUS: '0' });
       admin = await adminToken(app, ADMIN);
     });
     after(() => app.close());

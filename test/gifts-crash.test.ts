@@ -4,34 +4,23 @@
 // the ledger, and retrying the unanswered requests with their Idempotency-Keys
 // pays each exactly once.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { httpClient, uniqueName, type HttpClient, type Reply } from './helpers/app.ts';
+import { uniqueName, type HttpClient, type Reply } from './helpers/app.ts';
 import { POSTGRES_URL, dbKinds, type DbKind } from './helpers/db.ts';
-import { createRoomVia, NO_SHEDDING } from './helpers/wallet.ts';
+import { startServerProcess, type ServerProcess } from './helpers/server-process.ts';
+import { createRoomVia } from './helpers/wallet.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const ADMIN = { username: 'crash_admin', password: 'a long admin passphrase' };
 const USERS = 10;
 const FUNDS = 2000;
 const PRICE = 10; // rose
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 for (const kind of await dbKinds()) describe(`a server killed during a gift storm (${kind})`, () => crashSuite(kind));
 
@@ -41,35 +30,14 @@ function crashSuite(kind: DbKind) {
   url.pathname = `/${dbName}`;
   let dataDir: string;
   let env: Record<string, string>;
-  let server: ChildProcess | undefined;
+  let server: ServerProcess | undefined;
 
   async function start(): Promise<HttpClient> {
-    const port = await freePort();
-    server = spawn(process.execPath, [path.join(root, 'src/main.ts')], {
-      cwd: root,
-      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    server.stderr!.on('data', (d) => (stderr += d));
-    const http = httpClient(`http://127.0.0.1:${port}`);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (server.exitCode !== null) throw new Error(`server exited ${server.exitCode}: ${stderr}`);
-      const ok = await http.request('GET', '/healthz').then((r) => r.status === 200, () => false);
-      if (ok) return http;
-      if (Date.now() > deadline) throw new Error(`server did not start: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    server = await startServerProcess({ ...process.env, ...env });
+    return server.http;
   }
 
-  function kill(): Promise<void> {
-    const child = server!;
-    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGKILL');
-    return exited;
-  }
+  const kill = () => server?.stop() ?? Promise.resolve();
 
   before(async () => {
     if (kind === 'postgres') {
@@ -92,7 +60,6 @@ function crashSuite(kind: DbKind) {
       MEDIA_HTTP_PORT: '0',
       RATE_LIMIT_IP_PER_MIN: '1000000',
       RATE_LIMIT_USER_PER_MIN: '1000000',
-      ...NO_SHEDDING,
     };
   });
 

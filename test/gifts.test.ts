@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { EventMap } from '../src/domain/events.ts';
 import { dbKinds } from './helpers/db.ts';
 import { startTestApp, uniqueName, type TestApp } from './helpers/app.ts';
-import { adminToken, balanceOf, createRoom, ledgerOk, platformBalance, NO_SHEDDING } from './helpers/wallet.ts';
+import { adminToken, balanceOf, createRoom, ledgerOk, platformBalance } from './helpers/wallet.ts';
 
 const ADMIN = { username: 'gifts_admin', password: 'a long admin passphrase' };
 
@@ -14,7 +14,7 @@ for (const kind of await dbKinds()) {
     let streamer: { id: string; token: string; username: string };
     let roomId: string;
     before(async () => {
-      app = await startTestApp(kind, { ...NO_SHEDDING, ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password, SIGNUP_BONUS: '1000', GIFT_MAX_COUNT: '500' });
+      app = await startTestApp(kind, { ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password, SIGNUP_BONUS: '1000', GIFT_MAX_COUNT: '500' });
       admin = await adminToken(app, ADMIN);
       streamer = await app.http.register(uniqueName('streamer'), undefined, 'Streamer');
       roomId = await createRoom(app, streamer);

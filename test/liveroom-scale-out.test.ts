@@ -7,7 +7,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -19,20 +18,11 @@ import { httpClient } from './helpers/app.ts';
 import { POSTGRES_URL, postgresAvailable, REDIS_URL } from './helpers/db.ts';
 import { redisAvailable } from './helpers/jobs.ts';
 import { newUser, texts, until } from './helpers/live.ts';
-import { createRoomVia, NO_SHEDDING } from './helpers/wallet.ts';
+import { createRoomVia } from './helpers/wallet.ts';
+import { freePort } from './helpers/server-process.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 const ready = (await postgresAvailable()) && (await redisAvailable());
 
@@ -63,7 +53,6 @@ describe('live rooms across two processes (Redis + PostgreSQL)', { skip: !ready 
         SIGNUP_BONUS: '0',
         // no media role: two media processes would want the same RTMP port, and this test pushes no stream
         ROLES: 'http,rooms,jobs',
-        ...NO_SHEDDING,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

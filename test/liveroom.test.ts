@@ -16,10 +16,10 @@ import { startLiveroom, type Liveroom } from '../src/server.ts';
 import { httpClient, startTestApp, uniqueName, type TestApp } from './helpers/app.ts';
 import { dbKinds, openTestDatabase } from './helpers/db.ts';
 import { anonymous, eventually, newUser, next, texts, until, type TestUser } from './helpers/live.ts';
-import { createRoom, NO_SHEDDING } from './helpers/wallet.ts';
+import { createRoom } from './helpers/wallet.ts';
 
 // Load shedding off: on 2 shared cores the event-loop lag check could answer 503 to the tests' own requests.
-const ENV = { ...NO_SHEDDING, SIGNUP_BONUS: '1000', CHAT_MAX_LENGTH: '50', CHAT_RATE_POINTS: '100', ROOM_RECONNECT_SEC: '30' };
+const ENV = { SIGNUP_BONUS: '1000', CHAT_MAX_LENGTH: '50', CHAT_RATE_POINTS: '100', ROOM_RECONNECT_SEC: '30' };
 
 for (const kind of await dbKinds()) {
   describe(`live room (${kind})`, () => {

@@ -25,11 +25,10 @@ import { httpClient, startTestApp, type TestApp } from './helpers/app.ts';
 import { dbKinds, openTestDatabase, type DbKind } from './helpers/db.ts';
 import { bullmqEnv, dropPrefix, newPrefix, redisAvailable } from './helpers/jobs.ts';
 import { anonymous, eventually, newUser, next, until, type TestUser } from './helpers/live.ts';
-import { createRoom, NO_SHEDDING } from './helpers/wallet.ts';
+import { createRoom } from './helpers/wallet.ts';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ENV = {
-  ...NO_SHEDDING,
   SIGNUP_BONUS: '1000',
   CHAT_RATE_POINTS: '1000',
   LOTTERY_MIN_DURATION_SEC: '1',

@@ -15,6 +15,7 @@ import WebSocket from 'ws';
 import { loadConfig } from '../src/config.ts';
 import { createFlvPlayback, flvPlaybackSettings, FLV_DEFAULTS, type FlvPlayback } from '../src/media/playback.ts';
 import { firstCodedVideo, FlvTagReader, FLV_AUDIO, FLV_VIDEO, isKeyframe, isSequenceHeader, type FlvTag } from './helpers/flv.ts';
+import { freePort } from './helpers/server-process.ts';
 
 const require = createRequire(import.meta.url);
 const NodeMediaServer = require('node-media-server');
@@ -23,14 +24,6 @@ const nmsLogger = require('node-media-server/src/core/logger.js');
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 async function until(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;

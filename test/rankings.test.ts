@@ -12,9 +12,9 @@ import { startTestApp, type TestApp } from './helpers/app.ts';
 import { dbKinds } from './helpers/db.ts';
 import { bullmqEnv, dropPrefix, newPrefix, redisAvailable } from './helpers/jobs.ts';
 import { anonymous, eventually, newUser, type TestUser } from './helpers/live.ts';
-import { createRoom, NO_SHEDDING } from './helpers/wallet.ts';
+import { createRoom } from './helpers/wallet.ts';
 
-const ENV = { ...NO_SHEDDING, SIGNUP_BONUS: '1000', RANKINGS_DEBOUNCE_MS: '200', LOG_LEVEL: 'silent' };
+const ENV = { SIGNUP_BONUS: '1000', RANKINGS_DEBOUNCE_MS: '200', LOG_LEVEL: 'silent' };
 const WINDOWS: RankWindow[] = ['hour', 'day', 'week', 'all'];
 // Awaited before the first test: under --test-force-exit (npm test) the file exits once the tests known so far
 // have finished, so describes declared after a later top-level await would never run.

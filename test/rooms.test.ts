@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { dbKinds } from './helpers/db.ts';
 import { startTestApp, uniqueName, type TestApp } from './helpers/app.ts';
-import { NO_SHEDDING, adminToken } from './helpers/wallet.ts';
+import { adminToken } from './helpers/wallet.ts';
 import { eventually } from './helpers/live.ts';
 
 const ADMIN = { username: 'rooms_admin', password: 'rooms admin passphrase' };
@@ -16,7 +16,7 @@ for (const kind of await dbKinds()) {
     let app: TestApp;
     let admin: string;
     before(async () => {
-      app = await startTestApp(kind, { ...NO_SHEDDING, ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password });
+      app = await startTestApp(kind, { ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password });
       admin = await adminToken(app, ADMIN);
     });
     after(() => app.close());

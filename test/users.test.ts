@@ -7,7 +7,6 @@ import { startTestApp, uniqueName, type TestApp } from './helpers/app.ts';
 import { dbKinds } from './helpers/db.ts';
 
 const ENV = {
-  EVENT_LOOP_LAG_MAX_MS: '600000', // shedding made 2-core runs flaky; tested in gateway.test.ts
   ROLES: 'http,rooms',
   REGISTER_PER_IP_PER_HOUR: '10000',
   RATE_LIMIT_IP_PER_MIN: '100000',

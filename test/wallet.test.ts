@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { dbKinds } from './helpers/db.ts';
 import { startTestApp, uniqueName, type TestApp } from './helpers/app.ts';
-import { NO_SHEDDING } from './helpers/wallet.ts';
 
 const ADMIN = { username: 'wallet_admin', password: 'a long admin passphrase' };
 
@@ -11,7 +10,7 @@ for (const kind of await dbKinds()) {
     let app: TestApp;
     let admin: string;
     before(async () => {
-      app = await startTestApp(kind, { ...NO_SHEDDING, ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password, SIGNUP_BONUS: '1000', GRANT_MAX_AMOUNT: '1000000' });
+      app = await startTestApp(kind, { ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password, SIGNUP_BONUS: '1000', GRANT_MAX_AMOUNT: '1000000' });
       const login = await app.http.request('POST', '/api/auth/login', { json: ADMIN });
       assert.equal(login.status, 200);
       admin = login.body.token;
@@ -213,7 +212,7 @@ for (const kind of await dbKinds()) {
     let admin: string;
     before(async () => {
       // An installation that lets admins grant any amount a client can send exactly.
-      app = await startTestApp(kind, { ...NO_SHEDDING, ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password, SIGNUP_BONUS: '1000', GRANT_MAX_AMOUNT: String(Number.MAX_SAFE_INTEGER) });
+      app = await startTestApp(kind, { ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password, SIGNUP_BONUS: '1000', GRANT_MAX_AMOUNT: String(Number.MAX_SAFE_INTEGER) });
       const login = await app.http.request('POST', '/api/auth/login', { json: ADMIN });
       assert.equal(login.status, 200);
       admin = login.body.token;

@@ -58,7 +58,7 @@ export function createApp(deps: AppDeps): HttpApp {
   app.set('query parser', 'simple');
 
   const metrics = createMetrics(deps.metricsRegistry);
-  const shedder = createLoadShedder({ maxLagMs: config.EVENT_LOOP_LAG_MAX_MS, onShed: () => metrics.shed.inc() });
+  const shedder = createLoadShedder({ targetMs: config.SHED_TARGET_DELAY_MS, intervalMs: config.SHED_INTERVAL_MS, onShed: () => metrics.shed.inc() });
   const makeLimiter = createLimiterFactory(deps.redis, config.REDIS_PREFIX, deps.redisBreaker);
 
   app.use(
@@ -70,7 +70,8 @@ export function createApp(deps: AppDeps): HttpApp {
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
+      // A shed request is counted in metrics; logging each one would add work exactly when there is too much.
+      customLogLevel: (_req, res, err) => ((res as express.Response).locals?.shed ? 'debug' : err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
       redact: ['req.headers.authorization', 'req.headers.cookie'],
     }),
   );

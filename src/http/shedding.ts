@@ -1,33 +1,92 @@
-// Load shedding: when the event loop lags past a threshold the process is
-// overloaded; answering 503 at once (clients retry) beats making every
-// request slow. Health checks are never shed.
+// Load shedding by CoDel's rule: shed only a *standing* queue, never a burst.
+//
+// The queueing delay of a Node process is the event loop's delay: how late a
+// timer runs is how long work waited behind other work. A burst (300 gifts
+// at once, a GC pause, PGlite compiling its WebAssembly) makes the loop late
+// for a moment and drains by itself; answering it with 503s would refuse
+// load the server was about to absorb. So, as in CoDel, the signal is the
+// *minimum* delay of each short window (the delay no timer escaped, i.e. the
+// queue that never emptied) and shedding starts only once that minimum has
+// stayed above the target for a whole interval. Then an admitted fraction of
+// requests is cut multiplicatively while the queue stands and raised again as
+// it drains (AIMD), so the load admitted settles at what the process can do
+// instead of swinging between all and nothing. Health checks are never shed.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { RequestHandler } from 'express';
 import { DomainError } from '../domain/errors.ts';
 
+export interface ShedSettings {
+  /** Target queueing delay: a standing delay above it is overload. */
+  targetMs: number;
+  /** How long the delay must stay above target before anything is shed. */
+  intervalMs: number;
+  /** Length of one measurement window (its minimum delay is one sample). */
+  windowMs?: number;
+}
+
 export interface LoadShedder {
   middleware: RequestHandler;
-  /** Current lag estimate in ms (p99 over the last window). */
+  /** True while requests are being shed (what a non-Express entry point asks before doing work). */
+  shouldShed(): boolean;
+  /** Standing delay of the last window, in ms. */
   lagMs(): number;
+  /** Fraction of requests currently admitted (1 when not shedding). */
+  admitted(): number;
   close(): void;
 }
 
-export function createLoadShedder(opts: { maxLagMs: number; windowMs?: number; onShed?: () => void }): LoadShedder {
+const MIN_ADMITTED = 0.05; // never shut the door completely: the admitted few show when load is back to normal
+const DECREASE = 0.7;
+const INCREASE = 0.1;
+
+export function createLoadShedder(opts: ShedSettings & { onShed?: () => void }): LoadShedder {
+  const windowMs = opts.windowMs ?? 100;
   const histogram = monitorEventLoopDelay({ resolution: 10 });
   histogram.enable();
   let lag = 0;
+  let aboveSince: number | null = null;
+  let admit = 1;
+  let credit = 0;
+  let last = performance.now();
+
   const timer = setInterval(() => {
-    lag = histogram.percentile(99) / 1e6;
+    const now = performance.now();
+    // A window with no sample was spent blocked: its lateness is the delay.
+    lag = histogram.count > 0 ? histogram.min / 1e6 : Math.max(0, now - last - windowMs);
+    last = now;
     histogram.reset();
-  }, opts.windowMs ?? 500);
+    if (lag > opts.targetMs) {
+      aboveSince ??= now;
+      if (admit < 1) admit = Math.max(MIN_ADMITTED, admit * DECREASE);
+      else if (now - aboveSince >= opts.intervalMs) admit = DECREASE;
+    } else {
+      aboveSince = null;
+      if (admit < 1) admit = Math.min(1, admit + INCREASE);
+    }
+  }, windowMs);
   timer.unref();
+
+  // Deterministic admission of a fraction: every request adds `admit` of credit, a whole credit lets one through.
+  const shouldShed = () => {
+    if (admit >= 1) return false;
+    credit += admit;
+    if (credit >= 1) {
+      credit -= 1;
+      return false;
+    }
+    return true;
+  };
+
   return {
-    middleware: (_req, _res, next) => {
-      if (lag <= opts.maxLagMs) return next();
+    middleware: (_req, res, next) => {
+      if (!shouldShed()) return next();
+      res.locals.shed = true;
       opts.onShed?.();
       next(new DomainError('overloaded', 'the server is overloaded; retry shortly', { retryAfterSec: 1 }));
     },
+    shouldShed,
     lagMs: () => lag,
+    admitted: () => admit,
     close: () => {
       clearInterval(timer);
       histogram.disable();

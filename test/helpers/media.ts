@@ -8,11 +8,9 @@ import assert from 'node:assert/strict';
 import { uniqueName, type TestApp } from './app.ts';
 import { FlvTagReader, type FlvTag } from './flv.ts';
 import { eventually } from './wait.ts';
-import { NO_SHEDDING } from './wallet.ts';
 
 /** A test app with the media role, short intervals and a short resume grace. */
 export const MEDIA_ENV = {
-  ...NO_SHEDDING,
   ROLES: 'http,rooms,jobs,media',
   HLS_SEGMENT_SEC: '1',
   THUMBNAIL_EVERY_SEC: '1',

@@ -4,12 +4,6 @@ import assert from 'node:assert/strict';
 import { sql } from 'drizzle-orm';
 import type { HttpClient, TestApp } from './app.ts';
 
-/**
- * Load shedding answers 503 while the event loop lags (PGlite runs in it; test
- * files run side by side on 2 cores): these tests are about money, not shedding.
- */
-export const NO_SHEDDING = { EVENT_LOOP_LAG_MAX_MS: '600000' };
-
 /** A room owned by `streamer`; returns its id. */
 export async function createRoom(app: TestApp, streamer: { id: string; token: string }): Promise<string> {
   return createRoomVia(app.http, streamer);

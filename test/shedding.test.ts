@@ -1,0 +1,107 @@
+// Load shedding as clients see it: a burst the server can absorb is served in
+// full, a load it cannot keep up with gets fast 503s while health checks answer.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startTestApp, uniqueName, type Reply, type TestApp } from './helpers/app.ts';
+import { dbKinds } from './helpers/db.ts';
+import { startServerProcess, type ServerProcess } from './helpers/server-process.ts';
+import { eventually } from './helpers/wait.ts';
+import { createRoom } from './helpers/wallet.ts';
+
+function assertOverloaded(r: Reply) {
+  assert.equal(r.status, 503);
+  assert.equal(r.body.error.code, 'overloaded', JSON.stringify(r.body));
+  assert.equal(r.headers.get('retry-after'), '1');
+}
+
+for (const kind of await dbKinds()) {
+  describe(`a burst on default shedding settings (${kind})`, () => {
+    let app: TestApp;
+    before(async () => {
+      // Default shedding settings: nothing here turns them off.
+      app = await startTestApp(kind, { ROLES: 'http', SIGNUP_BONUS: '1000' });
+    });
+    after(() => app.close());
+
+    test('10 users sending 30 gifts each at once, then reading their wallets: no 5xx', async () => {
+      const streamer = await app.http.register(uniqueName('burst_streamer'));
+      const room = await createRoom(app, streamer);
+      const users = await Promise.all(Array.from({ length: 10 }, (_, i) => app.http.register(uniqueName(`burst${i}`))));
+      const gifts = await Promise.all(
+        users.flatMap((u) => Array.from({ length: 30 }, () => app.http.request('POST', `/api/rooms/${room}/gifts`, { token: u.token, json: { giftId: 'rose', count: 1 } }))),
+      );
+      const wallets = await Promise.all(users.map((u) => app.http.request('GET', '/api/wallet', { token: u.token })));
+      const statuses = (rs: Reply[]) => [...new Set(rs.map((r) => r.status))].sort();
+      assert.deepEqual(statuses(gifts), [201], JSON.stringify(gifts.find((r) => r.status !== 201)?.body));
+      assert.deepEqual(statuses(wallets), [200]);
+      for (const w of wallets) assert.equal(w.body.balance, 1000 - 30 * 10, 'every gift was paid (rose: 10 coins)');
+    });
+  });
+}
+
+describe('a load the server cannot keep up with', () => {
+  let dataDir: string;
+  let server: ServerProcess;
+  before(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'liveroom-shed-'));
+    // Its own process, so that the load generator's work is not the server's.
+    server = await startServerProcess({
+      PATH: process.env.PATH,
+      DATA_DIR: dataDir,
+      ROLES: 'http',
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_IP_PER_MIN: '100000000',
+      RATE_LIMIT_USER_PER_MIN: '100000000',
+    });
+  });
+  after(async () => {
+    await server?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('sustained overload for 10 s gets fast 503s with Retry-After while /healthz answers; it recovers', async () => {
+    const { http } = server;
+    const user = await http.register(uniqueName('flood'));
+    assert.equal((await http.request('POST', '/api/rooms', { token: user.token, json: { title: 'a room to list' } })).status, 201);
+    await eventually(async () => (await http.request('GET', '/api/rooms')).status === 200, 'a calm start');
+
+    // Closed loop: 400 clients each sending their next request when the last is answered, for 10 s.
+    const end = Date.now() + 10_000;
+    const counts = new Map<number, number>();
+    let overloaded: Reply | undefined;
+    const latency = { shed: [] as number[], served: [] as number[] };
+    const health: number[] = [];
+    const client = async () => {
+      while (Date.now() < end) {
+        const t0 = performance.now();
+        const r = await http.request('GET', '/api/rooms?limit=50', { token: user.token });
+        (r.status === 503 ? latency.shed : latency.served).push(performance.now() - t0);
+        counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+        if (r.status === 503) overloaded ??= r;
+      }
+    };
+    const probe = async () => {
+      while (Date.now() < end) {
+        health.push((await http.request('GET', '/healthz')).status);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    await Promise.all([...Array.from({ length: 400 }, client), probe()]);
+
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+    const summary = `statuses ${JSON.stringify(Object.fromEntries(counts))}, median ms shed ${median(latency.shed).toFixed(0)} served ${median(latency.served).toFixed(0)}`;
+    assert.ok(overloaded, `no request was shed: ${summary}`);
+    assertOverloaded(overloaded);
+    assert.deepEqual([...counts.keys()].filter((s) => s !== 200 && s !== 503), [], summary);
+    assert.ok(health.length > 0 && health.every((s) => s === 200), `health checks answered throughout: ${health.join(',')}`);
+    // Shedding admits a share of the load, never none.
+    assert.ok((counts.get(200) ?? 0) > 0, summary);
+    await eventually(async () => (await http.request('GET', '/api/rooms')).status === 200, 'recovery once the load stops');
+    const metrics = await http.request('GET', '/metrics');
+    assert.match(metrics.body, /^liveroom_http_shed_total [1-9]/m);
+    process.stdout.write(`# overload: ${summary}\n`);
+  });
+});
