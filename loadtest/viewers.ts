@@ -338,6 +338,9 @@ async function liveroomPhase(o: { viewers: number; rate: number; seconds: number
       CHAT_RATE_POINTS: '100000',
       ROOM_MAX_MESSAGES_PER_SEC: '100000', // the storm comes from one connection
       RATE_LIMIT_IP_PER_MIN: '10000000',
+      // every bot joins from 127.0.0.1
+      MATCHMAKE_PER_IP_PER_MIN: '10000000',
+      MATCHMAKE_PENDING_PER_IP: '100000',
       REGISTER_PER_IP_PER_HOUR: '100000',
       SHED_TARGET_DELAY_MS: '100000',
       ROOM_MAX_CLIENTS: String(o.viewers + 100),

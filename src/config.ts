@@ -73,6 +73,8 @@ const configSchema = z.object({
   LOGIN_ACCOUNT_WINDOW_SEC: int(60, 1),
   LOGIN_BLOCK_SEC: int(60, 1), // a block always expires: nobody is locked out for good
   REGISTER_PER_IP_PER_HOUR: int(30, 1),
+  MATCHMAKE_PER_IP_PER_MIN: int(600, 1), // seat reservations (POST /matchmake/...) per client address per minute
+  MATCHMAKE_PENDING_PER_IP: int(20, 1), // reservations one address may hold before joining with them
   SHED_TARGET_DELAY_MS: int(100, 5), // standing event-loop delay above which the process counts as overloaded
   SHED_INTERVAL_MS: int(2000, 100), // ...for this long before anything is shed (a shorter burst never is)
   BREAKER_TIMEOUT_MS: int(2000, 50),
@@ -169,6 +171,7 @@ const configSchema = z.object({
   TOP_FANS_SIZE: int(10, 1).pipe(z.number().max(100)),
   ROOM_RECONNECT_SEC: int(20, 0), // a dropped client that returns within this keeps its seat
   ROOM_MAX_CLIENTS: int(20_000, 1),
+  ROOM_SEAT_RESERVATION_SEC: int(15, 1), // a seat reserved by matchmaking and not joined within this is freed
   ROOM_PATCH_MS: int(50, 10), // state patch interval of a small room
   ROOM_PATCH_MS_PER_1K: int(10, 0), // added per 1,000 connected clients: fewer frames per client in big rooms
   ROOM_PATCH_MS_MAX: int(150, 10), // the patch wait adds to chat latency: p99 is about this plus one fan-out

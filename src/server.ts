@@ -7,10 +7,11 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Config } from './config.ts';
+import proxyaddr from 'proxy-addr';
 import { once, openDatabase, type Database } from './db/connect.ts';
 import { createLocalEventBus, createRedisEventBus, type EventBus } from './domain/events.ts';
 import { createServices, type Services } from './domain/services.ts';
-import { createApp } from './http/app.ts';
+import { createApp, type HttpApp } from './http/app.ts';
 import { createOpsApp } from './http/ops-app.ts';
 import { createJobRunner, defineAppJobs, drawJob, type JobRunner } from './jobs/index.ts';
 import { createLogger } from './logger.ts';
@@ -108,7 +109,19 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
     server.listen(config.PORT, config.HOST, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const rooms = config.ROLES.includes('rooms') ? await startRooms({ httpServer: server, port, config, services, logger }) : undefined;
+  const gate = (http as Partial<HttpApp>).matchmake;
+  const trust = http.app.get('trust proxy fn') as Parameters<typeof proxyaddr>[1];
+  const rooms = config.ROLES.includes('rooms')
+    ? await startRooms({
+        httpServer: server,
+        port,
+        config,
+        services,
+        logger,
+        handOverRequests: gate?.setHandler,
+        onUpgrade: gate && ((req) => gate.claimed(proxyaddr(req, trust))),
+      })
+    : undefined;
   if (config.ROLES.includes('jobs')) await appJobs.start();
 
   const close = once(async () => {

@@ -18,7 +18,6 @@ import { dbKinds, openTestDatabase } from './helpers/db.ts';
 import { anonymous, eventually, newUser, next, texts, until, type TestUser } from './helpers/live.ts';
 import { createRoom } from './helpers/wallet.ts';
 
-// Load shedding off: on 2 shared cores the event-loop lag check could answer 503 to the tests' own requests.
 const ENV = { SIGNUP_BONUS: '1000', CHAT_MAX_LENGTH: '50', CHAT_RATE_POINTS: '100', ROOM_RECONNECT_SEC: '30' };
 
 for (const kind of await dbKinds()) {

@@ -29,6 +29,7 @@ import { roomRoutes } from './routes/rooms.ts';
 import { rankingRoutes } from './routes/rankings.ts';
 import { mediaFileRoutes, recordingRoutes } from './routes/recordings.ts';
 import { lotteryRoutes } from './routes/lotteries.ts';
+import { createMatchmakeGate, type MatchmakeGate } from './matchmake-gate.ts';
 import { createLoadShedder } from './shedding.ts';
 import { webRoutes } from './web.ts';
 
@@ -45,6 +46,8 @@ export interface AppDeps {
 export interface HttpApp {
   app: Express;
   api: Api;
+  /** Matchmaking passes the gateway's checks; the rooms role hands its handler over. */
+  matchmake: MatchmakeGate;
   close(): void;
 }
 
@@ -101,6 +104,13 @@ export function createApp(deps: AppDeps): HttpApp {
   const ipLimiter = makeLimiter({ keyPrefix: 'ip', points: config.RATE_LIMIT_IP_PER_MIN, durationSec: 60 });
   const userLimiter = makeLimiter({ keyPrefix: 'user', points: config.RATE_LIMIT_USER_PER_MIN, durationSec: 60 });
   api.afterAuth.push(limitBy(userLimiter, (req) => (req.user as User | undefined)?.id));
+  const matchmake = createMatchmakeGate({
+    shedder,
+    limiter: makeLimiter({ keyPrefix: 'matchmake', points: config.MATCHMAKE_PER_IP_PER_MIN, durationSec: 60 }),
+    pendingPerIp: config.MATCHMAKE_PENDING_PER_IP,
+    reservationSec: config.ROOM_SEAT_RESERVATION_SEC,
+  });
+  app.use(matchmake.middleware);
   api.router.use(shedder.middleware);
   api.router.use(limitBy(ipLimiter, (req) => addressKey(req.ip ?? 'unknown')));
   api.router.use(express.json({ limit: config.BODY_LIMIT_BYTES, strict: true }));
@@ -132,5 +142,13 @@ export function createApp(deps: AppDeps): HttpApp {
   app.use(notFoundHandler);
   app.use(errorHandler);
 
-  return { app, api, close: () => shedder.close() };
+  return {
+    app,
+    api,
+    matchmake,
+    close: () => {
+      shedder.close();
+      matchmake.close();
+    },
+  };
 }

@@ -2,7 +2,7 @@
 // by default; with Redis, RedisPresence + RedisDriver so several processes
 // share rooms (matchmaking anywhere, each room lives in one process, clients
 // connect to that process's public address).
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import { LocalDriver, LocalPresence, matchMaker, Server, type MatchMakerDriver, type Presence } from '@colyseus/core';
 import { RedisDriver } from '@colyseus/redis-driver';
 import { RedisPresence } from '@colyseus/redis-presence';
@@ -20,6 +20,25 @@ export interface RoomsServer {
   close(): Promise<void>;
 }
 
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Colyseus puts its own request listener in front of the HTTP server's (it
+ * answers /matchmake and hands the rest to the Express app). With `handOver`
+ * the Express app is put back in front and Colyseus's listener is handed over,
+ * so matchmaking passes the gateway's limits like any other request.
+ */
+function bindColyseusRoutes(httpServer: HttpServer, bind: () => void, handOver?: (handler: RequestListener) => void) {
+  const before = httpServer.listeners('request') as RequestListener[];
+  bind();
+  if (!handOver) return;
+  const colyseusListener = (httpServer.listeners('request') as RequestListener[]).find((l) => !before.includes(l));
+  if (!colyseusListener) throw new Error('Colyseus did not bind its routes');
+  httpServer.removeListener('request', colyseusListener);
+  for (const l of before) if (!httpServer.listeners('request').includes(l)) httpServer.on('request', l);
+  handOver(colyseusListener);
+}
+
 export function liveRoomSettings(config: Config): LiveRoomSettings {
   return {
     chatHistory: config.CHAT_HISTORY,
@@ -35,6 +54,7 @@ export function liveRoomSettings(config: Config): LiveRoomSettings {
     onlineReportMs: config.ROOM_ONLINE_REPORT_MS,
     giftComboWindowMs: config.GIFT_COMBO_WINDOW_MS,
     maxMessagesPerSec: config.ROOM_MAX_MESSAGES_PER_SEC,
+    seatReservationSec: config.ROOM_SEAT_RESERVATION_SEC,
   };
 }
 
@@ -52,6 +72,10 @@ export async function startRooms(opts: {
   config: Config;
   services: Services;
   logger: Logger;
+  /** Takes Colyseus's HTTP handler (matchmaking) to call it from the gateway; without it Colyseus answers first. */
+  handOverRequests?: (handler: RequestListener) => void;
+  /** Every WebSocket upgrade to a room (a seat being claimed). */
+  onUpgrade?: (req: IncomingMessage) => void;
 }): Promise<RoomsServer> {
   const { config, services } = opts;
   const logger = opts.logger.child({ module: 'rooms' });
@@ -100,8 +124,10 @@ export async function startRooms(opts: {
   // Not serverless(): it pre-reads every request body, which would take body
   // parsing, size limits and uploads away from Express.
   // `join("rankings")`: every leaderboard, pushed as it changes.
-  colyseus.define('rankings', rankingsRoomClass({ rankings: services.rankings, events: services.events, logger, items: config.RANKINGS_ROOM_ITEMS }));
-  (colyseus as unknown as { bindRoutes(): void }).bindRoutes();
+  colyseus.define('rankings', rankingsRoomClass({ rankings: services.rankings, events: services.events, logger, items: config.RANKINGS_ROOM_ITEMS, seatReservationSec: config.ROOM_SEAT_RESERVATION_SEC }));
+  bindColyseusRoutes(opts.httpServer, () => (colyseus as unknown as { bindRoutes(): void }).bindRoutes(), opts.handOverRequests);
+  const onUpgrade = opts.onUpgrade;
+  if (onUpgrade) opts.httpServer.on('upgrade', (req: IncomingMessage) => COLYSEUS_WS_PATH.test(req.url ?? '') && onUpgrade(req));
   await matchMaker.accept();
 
   let closing: Promise<void> | undefined;

@@ -49,6 +49,8 @@ export interface LiveRoomSettings {
   onlineUpdateMs: number;
   /** A client sending more messages than this in a second is disconnected (a flood, not a person). */
   maxMessagesPerSec: number;
+  /** A seat reserved by matchmaking and not claimed within this is freed (ROOM_SEAT_RESERVATION_SEC). */
+  seatReservationSec: number;
   /** How often at most the online count is written back to the rooms service. */
   onlineReportMs: number;
   /** Sends of the same gift by the same user closer than this are one combo (one feed line, a running count). */
@@ -166,6 +168,7 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     this.roomId = roomId;
     this.maxClients = deps.settings.maxClients;
     this.maxMessagesPerSecond = deps.settings.maxMessagesPerSec;
+    this.seatReservationTimeout = deps.settings.seatReservationSec;
     this.patchRate = deps.settings.patchMs;
     this.chatRoom = await deps.chat.open({ id: info.id, streamerId: info.streamer.id });
 

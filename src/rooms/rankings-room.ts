@@ -16,6 +16,7 @@ export interface RankingsRoomDeps {
   logger: Logger;
   /** Entries per board in the state (RANKINGS_ROOM_ITEMS). */
   items: number;
+  seatReservationSec: number;
 }
 
 export class RankingsRoom extends Room<{ state: InstanceType<typeof RankingsState> }> {
@@ -26,6 +27,7 @@ export class RankingsRoom extends Room<{ state: InstanceType<typeof RankingsStat
   private again = new Set<string>();
 
   async onCreate() {
+    this.seatReservationTimeout = this.deps.seatReservationSec;
     const state = new RankingsState();
     for (const b of await this.deps.rankings.all(this.deps.items)) state.boards.set(boardKey(b.board, b.window), toBoard(b));
     this.state = state;
