@@ -12,6 +12,7 @@ import { once, openDatabase, type Database } from './db/connect.ts';
 import { createLocalEventBus, createRedisEventBus, type EventBus } from './domain/events.ts';
 import { createServices, type Services } from './domain/services.ts';
 import { createApp, type HttpApp } from './http/app.ts';
+import { onClientError } from './http/client-errors.ts';
 import { createOpsApp } from './http/ops-app.ts';
 import { createJobRunner, defineAppJobs, drawJob, type JobRunner } from './jobs/index.ts';
 import { createLogger } from './logger.ts';
@@ -102,6 +103,7 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
     ? createApp({ config, services, logger, redis, redisBreaker, metricsRegistry })
     : createOpsApp({ database, redis, redisBreaker, registry: metricsRegistry });
   const server = createServer(http.app);
+  server.on('clientError', onClientError);
   server.headersTimeout = 30_000;
   server.requestTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
