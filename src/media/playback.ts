@@ -79,15 +79,16 @@ export const FLV_DEFAULTS = {
   requestTimeoutMs: 10_000,
 };
 
-/** The playback options from the app's settings (config.ts FLV_*). */
+/** The playback options from the app's settings (config.ts FLV_*, MEDIA_HTTP_REQUEST_TIMEOUT_MS). */
 export function flvPlaybackSettings(
-  c: Pick<Config, 'FLV_MAX_VIEWER_BUFFER_BYTES' | 'FLV_MAX_GOP_BYTES' | 'FLV_MAX_BATCH_MS' | 'FLV_MAX_VIEWERS'>,
-): Pick<FlvPlaybackOptions, 'maxViewerBufferBytes' | 'maxGopBytes' | 'maxBatchDelayMs' | 'maxViewers'> {
+  c: Pick<Config, 'FLV_MAX_VIEWER_BUFFER_BYTES' | 'FLV_MAX_GOP_BYTES' | 'FLV_MAX_BATCH_MS' | 'FLV_MAX_VIEWERS' | 'MEDIA_HTTP_REQUEST_TIMEOUT_MS'>,
+): Pick<FlvPlaybackOptions, 'maxViewerBufferBytes' | 'maxGopBytes' | 'maxBatchDelayMs' | 'maxViewers' | 'requestTimeoutMs'> {
   return {
     maxViewerBufferBytes: c.FLV_MAX_VIEWER_BUFFER_BYTES,
     maxGopBytes: c.FLV_MAX_GOP_BYTES,
     maxBatchDelayMs: c.FLV_MAX_BATCH_MS,
     maxViewers: c.FLV_MAX_VIEWERS,
+    requestTimeoutMs: c.MEDIA_HTTP_REQUEST_TIMEOUT_MS,
   };
 }
 

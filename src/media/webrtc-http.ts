@@ -55,8 +55,10 @@ export function readBody(req: http.IncomingMessage, max: number, timeoutMs: numb
     }
     req.on('data', onData);
     req.once('end', () => settle());
-    req.once('error', (err) => settle(err));
-    req.once('close', () => !req.complete && settle(new HttpError(400, 'aborted', 'the client went away before its offer arrived')));
+    // a client that goes away mid-body is its own doing, not a server error
+    const aborted = () => settle(new HttpError(400, 'aborted', 'the client went away before its offer arrived'));
+    req.once('error', aborted);
+    req.once('close', () => !req.complete && aborted());
   });
 }
 

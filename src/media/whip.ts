@@ -180,7 +180,6 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
   }
 
   async function answerOffer(res: http.ServerResponse, body: string, roomId: string, key: string): Promise<void> {
-
     const pc = new RTCPeerConnection({
       codecs: CODECS,
       iceAdditionalHostAddresses: settings.iceHostAddresses,
