@@ -154,17 +154,18 @@ describe('WHIP ingest (pglite)', { skip: !chromiumAvailable() && 'needs Debian c
     const pid = app.media!.pid();
     const offer = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n';
     const post = (headers: Record<string, string>, body: string) => fetch(whipUrl, { method: 'POST', headers, body });
-    const cases: [string, Promise<Response>, number, string][] = [
-      ['no key', post({ 'Content-Type': 'application/sdp' }, offer), 401, 'unauthorized'],
-      ['a wrong key', post({ 'Content-Type': 'application/sdp', Authorization: 'Bearer lr_not_a_real_key_000000000000000000' }, offer), 401, 'invalid_stream_key'],
-      ['JSON, not SDP', post({ 'Content-Type': 'application/json', Authorization: `Bearer ${r.key}` }, '{}'), 415, 'unsupported_media_type'],
-      ['not an offer', post({ 'Content-Type': 'application/sdp', Authorization: `Bearer ${r.key}` }, 'hello'), 400, 'invalid_sdp'],
-      ['garbage after the header', post({ 'Content-Type': 'application/sdp', Authorization: `Bearer ${r.key}` }, 'v=0\r\nm=video x\r\n\u0000\u0001\u00ff'.repeat(50)), 400, 'invalid_sdp'],
-      ['an offer without ICE or DTLS', post({ 'Content-Type': 'application/sdp', Authorization: `Bearer ${r.key}` }, offer), 400, 'invalid_sdp'],
-      ['too large', post({ 'Content-Type': 'application/sdp', Authorization: `Bearer ${r.key}` }, `v=0\r\nm=video 9 RTP/AVP 96\r\n${'a=x\r\n'.repeat(20_000)}`), 413, 'payload_too_large'],
+    // one after the other: one address has at most WEBRTC_MAX_OFFERS_PER_ADDRESS offers in flight
+    const cases: [string, () => Promise<Response>, number, string][] = [
+      ['no key', () => post({ 'Content-Type': 'application/sdp' }, offer), 401, 'unauthorized'],
+      ['a wrong key', () => post({ 'Content-Type': 'application/sdp', Authorization: 'Bearer lr_not_a_real_key_000000000000000000' }, offer), 401, 'invalid_stream_key'],
+      ['JSON, not SDP', () => post({ 'Content-Type': 'application/json', Authorization: `Bearer ${r.key}` }, '{}'), 415, 'unsupported_media_type'],
+      ['not an offer', () => post({ 'Content-Type': 'application/sdp', Authorization: `Bearer ${r.key}` }, 'hello'), 400, 'invalid_sdp'],
+      ['garbage after the header', () => post({ 'Content-Type': 'application/sdp', Authorization: `Bearer ${r.key}` }, 'v=0\r\nm=video x\r\n\u0000\u0001\u00ff'.repeat(50)), 400, 'invalid_sdp'],
+      ['an offer without ICE or DTLS', () => post({ 'Content-Type': 'application/sdp', Authorization: `Bearer ${r.key}` }, offer), 400, 'invalid_sdp'],
+      ['too large', () => post({ 'Content-Type': 'application/sdp', Authorization: `Bearer ${r.key}` }, `v=0\r\nm=video 9 RTP/AVP 96\r\n${'a=x\r\n'.repeat(20_000)}`), 413, 'payload_too_large'],
     ];
-    for (const [what, pending, status, code] of cases) {
-      const res = await pending;
+    for (const [what, send, status, code] of cases) {
+      const res = await send();
       assert.equal(res.status, status, what);
       assert.equal((await res.json()).error.code, code, what);
     }
