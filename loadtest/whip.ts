@@ -116,6 +116,8 @@ async function main() {
     RATE_LIMIT_IP_PER_MIN: '100000',
     REGISTER_PER_IP_PER_HOUR: '100000',
     WHIP_MAX_SESSIONS: String(Math.max(...PUBLISHERS)),
+    // every publisher offers from loopback at the same moment
+    WEBRTC_MAX_OFFERS_PER_ADDRESS: String(Math.max(...PUBLISHERS)),
   };
   log(`starting a server (PGlite in ${dataDir})`);
   const { child, port } = await startServer(env, request);

@@ -136,6 +136,9 @@ const configSchema = z.object({
   WHIP_MAX_SDP_BYTES: int(64 * 1024, 1024), // largest SDP offer
   WHIP_VIDEO_KBPS: int(2500, 100).pipe(z.number().max(20_000)), // H.264 bitrate of the transcoded stream
   WHIP_START_TIMEOUT_SEC: int(15, 1), // a session whose media has not started (or whose peer stays disconnected) this long is closed
+  WEBRTC_SDP_READ_TIMEOUT_MS: int(5000, 100), // a WHIP/WHEP offer's SDP body must arrive within this (408 sdp_timeout); a stalled client holds no place longer
+  WEBRTC_MAX_OFFERS_PER_ADDRESS: int(4, 1), // WHIP/WHEP offers being read or answered at once from one client address; past it 429 too_many_offers
+  MEDIA_HTTP_REQUEST_TIMEOUT_MS: int(10_000, 1000), // any request to MEDIA_HTTP_PORT must arrive whole (headers and body) within this; running FLV streams are not cut
   // WHEP (WebRTC) playback in the media process (src/media/whep.ts)
   WHEP_MAX_VIEWERS: int(50, 0), // WebRTC viewers per media node (SRTP runs in JavaScript); 0 turns WHEP off
   WHEP_VIDEO_KBPS: int(2500, 100).pipe(z.number().max(20_000)), // H.264 bitrate a room's WebRTC feed is re-encoded at

@@ -10,38 +10,11 @@ import { chromiumAvailable, launchBrowser } from './helpers/browser.ts';
 import { inCI } from './helpers/db.ts';
 import { getRoom, MEDIA_ENV, newRoom, push, waitStatus, type Push } from './helpers/media.ts';
 import { eventually } from './helpers/wait.ts';
+import { playFromPage } from './helpers/whep-page.ts';
 
 if (inCI && !chromiumAvailable()) throw new Error('Chromium is required under CI (npm test installs it)');
 
-/** A WHEP client in the page: plays into a new <video>, answers status and Location. */
-function play(page: Page, url: string): Promise<{ status: number; location: string | null; body: string }> {
-  return page.evaluate(async (whepUrl) => {
-    const video = document.createElement('video');
-    video.muted = true;
-    video.autoplay = true;
-    video.playsInline = true;
-    video.id = 'whep';
-    document.body.append(video);
-    const pc = new RTCPeerConnection();
-    pc.addTransceiver('video', { direction: 'recvonly' });
-    pc.addTransceiver('audio', { direction: 'recvonly' });
-    const stream = new MediaStream();
-    pc.ontrack = (e) => {
-      stream.addTrack(e.track);
-      video.srcObject = stream;
-    };
-    await pc.setLocalDescription(await pc.createOffer());
-    await new Promise<void>((resolve) => {
-      if (pc.iceGatheringState === 'complete') return resolve();
-      pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
-    });
-    const res = await fetch(whepUrl, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription!.sdp });
-    const body = await res.text();
-    if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: body });
-    (window as unknown as { whepPc: RTCPeerConnection }).whepPc = pc;
-    return { status: res.status, location: res.headers.get('Location'), body };
-  }, url);
-}
+const play = playFromPage;
 
 const playing = (page: Page) =>
   page.evaluate(() => {

@@ -13,8 +13,12 @@ export interface MediaSettings {
   rtmp: { maxConnections: number; handshakeTimeoutMs: number; idleTimeoutMs: number; maxMessageBytes: number; maxCommandBytes: number; maxChunkStreams: number };
   hls: { segmentSec: number; listSize: number; viewerWindowMs: number; maxBacklogBytes: number };
   thumbnail: { everyMs: number; widthPx: number };
+  /** The whole request (headers and body) must arrive within this on the playback/WebRTC port (GET streams are not cut: their request is complete at once). */
+  httpRequestTimeoutMs: number;
   whip: WhipSettings;
   whep: WhepSettings;
+  /** WHIP and WHEP offers being read or answered at once per client address. */
+  webrtcMaxOffersPerAddress: number;
   viewersReportMs: number;
   /** Questions to the supervisor fail after this. */
   ipcTimeoutMs: number;
@@ -29,6 +33,8 @@ export interface IceSettings {
 export interface WhipSettings extends IceSettings {
   maxSessions: number;
   maxSdpBytes: number;
+  /** The SDP body must have arrived this long after the offer was authorized. */
+  sdpReadTimeoutMs: number;
   videoKbps: number;
   startTimeoutMs: number;
   pliEveryMs: number;
@@ -37,6 +43,7 @@ export interface WhipSettings extends IceSettings {
 export interface WhepSettings extends IceSettings {
   maxViewers: number;
   maxSdpBytes: number;
+  sdpReadTimeoutMs: number;
   videoKbps: number;
   /** A viewer that is not connected this long after its answer is dropped. */
   connectTimeoutMs: number;
@@ -67,6 +74,6 @@ export type ParentMessage =
   | { t: 'init'; settings: MediaSettings }
   | { t: 'answer'; id: number; ok: true; value: unknown }
   | { t: 'answer'; id: number; ok: false; error: string }
-  /** Disconnect the room's publisher (broadcast ended by its owner, or key rotated). */
+  /** Disconnect the room's publisher and close its WHIP sessions, answered or not yet publishing (broadcast ended by its owner, or key rotated). */
   | { t: 'kick'; roomId: string; reason: string }
   | { t: 'shutdown' };

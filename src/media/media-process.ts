@@ -20,6 +20,7 @@ import type { AuthorizeAnswer, ChildMessage, MediaRequest, MediaSettings, Parent
 import { createFlvPlayback, type FlvPlayback } from './playback.ts';
 import { RoomOutputs } from './room-outputs.ts';
 import { startRtmpIngest, type Publisher, type RtmpIngest } from './rtmp-ingest.ts';
+import { createOfferLimiter } from './webrtc-http.ts';
 import { createWhepPlayback, type WhepPlayback } from './whep.ts';
 import { createWhipIngest, type WhipIngest } from './whip.ts';
 
@@ -73,6 +74,8 @@ async function main(settings: MediaSettings): Promise<void> {
   });
   // WHIP publishers come in on the playback port and are bridged to RTMP (rtmpPort is known once ingest listens)
   let rtmpPort = 0;
+  // one count for both endpoints: a client address cannot hold more offers open by spreading them over WHIP and WHEP
+  const offers = createOfferLimiter(settings.webrtcMaxOffersPerAddress);
   const whip: WhipIngest | undefined =
     settings.whip.maxSessions > 0
       ? createWhipIngest({
@@ -81,6 +84,7 @@ async function main(settings: MediaSettings): Promise<void> {
           rtmpHost: settings.host === '0.0.0.0' || settings.host === '::' ? '127.0.0.1' : settings.host.includes(':') ? `[${settings.host}]` : settings.host,
           rtmpPort: () => rtmpPort,
           authorize: (key) => ask<AuthorizeAnswer>({ op: 'authorize', key }),
+          offers,
           settings: settings.whip,
           logger,
           onFfmpeg: (pid, running) => send({ t: 'ffmpeg', pid, running }),
@@ -91,13 +95,14 @@ async function main(settings: MediaSettings): Promise<void> {
       ? createWhepPlayback({
           ffmpegPath: bin,
           source: (roomId) => live.get(roomId)?.publisher.broadcast(),
+          offers,
           settings: settings.whep,
           logger,
           onFfmpeg: (pid, running) => send({ t: 'ffmpeg', pid, running }),
         })
       : undefined;
   const webrtc = (req: IncomingMessage, res: ServerResponse) => Boolean(whip?.handle(req, res) || whep?.handle(req, res));
-  const playback: FlvPlayback = await createFlvPlayback({ host: settings.host, port: settings.httpPort, logger, ...settings.flv, onRequest: hls.handle, intercept: webrtc });
+  const playback: FlvPlayback = await createFlvPlayback({ host: settings.host, port: settings.httpPort, logger, ...settings.flv, requestTimeoutMs: settings.httpRequestTimeoutMs, onRequest: hls.handle, intercept: webrtc });
   const outputSettings = {
     ffmpegPath: bin,
     dataDir: settings.dataDir,
@@ -124,13 +129,14 @@ async function main(settings: MediaSettings): Promise<void> {
 
   const onPublish = (p: Publisher) => {
     const log = logger.child({ session: p.id, ip: p.address });
-    // a WHIP bridge publishes under a one-time name whose key was checked when its offer came in
+    // A WHIP bridge publishes under a one-time name standing for its session's key. The key is checked again
+    // now, like any encoder's: the room may have been ended or its key rotated since the offer was answered.
     const bridged = whip?.claim(p.key);
-    (bridged ? Promise.resolve<AuthorizeAnswer>(bridged) : ask<AuthorizeAnswer>({ op: 'authorize', key: p.key })).then(
+    ask<AuthorizeAnswer>({ op: 'authorize', key: bridged?.key ?? p.key }).then(
       (ans) => {
         if (p.closed()) return;
-        if (!ans.ok) {
-          log.info({ reason: ans.reason }, 'publish refused');
+        if (!ans.ok || (bridged && ans.roomId !== bridged.roomId)) {
+          log.info({ reason: ans.ok ? 'another room' : ans.reason, whip: Boolean(bridged) }, 'publish refused');
           return p.close();
         }
         const current = live.get(ans.roomId);
@@ -216,6 +222,8 @@ async function main(settings: MediaSettings): Promise<void> {
         logger.info({ roomId: m.roomId, reason: m.reason }, 'disconnecting the publisher');
         l.publisher.close();
       }
+      // WHIP sessions answered but not live yet (and offers being answered) would otherwise go live on the old authorization
+      whip?.kick(m.roomId, m.reason);
     } else if (m.t === 'shutdown') {
       void shutdown().then(() => process.exit(0));
     }

@@ -63,6 +63,8 @@ export interface FlvPlaybackOptions {
   maxBatchDelayMs?: number;
   /** Viewers across all rooms of this node; past it new viewers get 503. */
   maxViewers?: number;
+  /** A request (headers and any body) must arrive whole within this; a GET stream is complete at once and never cut. */
+  requestTimeoutMs?: number;
   /** Other GET/HEAD routes on the same server (HLS): return true when the request was handled. */
   onRequest?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
   /** Runs before the method checks (WHIP takes POST, DELETE and its own OPTIONS); true = handled. */
@@ -74,17 +76,19 @@ export const FLV_DEFAULTS = {
   maxGopBytes: 16 * 1024 * 1024,
   maxBatchDelayMs: 50,
   maxViewers: 20_000,
+  requestTimeoutMs: 10_000,
 };
 
-/** The playback options from the app's settings (config.ts FLV_*). */
+/** The playback options from the app's settings (config.ts FLV_*, MEDIA_HTTP_REQUEST_TIMEOUT_MS). */
 export function flvPlaybackSettings(
-  c: Pick<Config, 'FLV_MAX_VIEWER_BUFFER_BYTES' | 'FLV_MAX_GOP_BYTES' | 'FLV_MAX_BATCH_MS' | 'FLV_MAX_VIEWERS'>,
-): Pick<FlvPlaybackOptions, 'maxViewerBufferBytes' | 'maxGopBytes' | 'maxBatchDelayMs' | 'maxViewers'> {
+  c: Pick<Config, 'FLV_MAX_VIEWER_BUFFER_BYTES' | 'FLV_MAX_GOP_BYTES' | 'FLV_MAX_BATCH_MS' | 'FLV_MAX_VIEWERS' | 'MEDIA_HTTP_REQUEST_TIMEOUT_MS'>,
+): Pick<FlvPlaybackOptions, 'maxViewerBufferBytes' | 'maxGopBytes' | 'maxBatchDelayMs' | 'maxViewers' | 'requestTimeoutMs'> {
   return {
     maxViewerBufferBytes: c.FLV_MAX_VIEWER_BUFFER_BYTES,
     maxGopBytes: c.FLV_MAX_GOP_BYTES,
     maxBatchDelayMs: c.FLV_MAX_BATCH_MS,
     maxViewers: c.FLV_MAX_VIEWERS,
+    requestTimeoutMs: c.MEDIA_HTTP_REQUEST_TIMEOUT_MS,
   };
 }
 
@@ -355,7 +359,10 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
 
   // --- HTTP and WebSocket --------------------------------------------------
 
-  const server = http.createServer({ noDelay: true });
+  // Node's 300 s default would let a client that announces a body and never sends it hold a connection for minutes;
+  // the expiry check runs every second (its 30 s default would stretch a short timeout)
+  const requestTimeout = opts.requestTimeoutMs ?? FLV_DEFAULTS.requestTimeoutMs;
+  const server = http.createServer({ noDelay: true, requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: 1000 });
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4096 });
   const sockets = new Set<Socket>();
   const streaming = new WeakSet<object>();
@@ -387,7 +394,9 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
     return n;
   };
 
+  const answered = new WeakSet<object>();
   server.on('request', (req, res) => {
+    res.once('finish', () => answered.add(req.socket));
     if (opts.intercept?.(req, res)) return;
     if (req.method === 'OPTIONS') {
       res.writeHead(204, CORS_HEADERS);
@@ -443,8 +452,10 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
 
   // Node reports any error of a request's socket here, also mid-stream: only a
   // socket that is not streaming FLV may still get an HTTP answer.
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable && !streaming.has(socket)) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT';
+    // a request already answered (a refused offer whose body never came) gets no second status line
+    if (socket.writable && !streaming.has(socket) && !answered.has(socket)) socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\n\r\n`);
     else socket.destroy();
   });
 

@@ -166,9 +166,12 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
       maxBacklogBytes: config.MEDIA_FFMPEG_MAX_BACKLOG_BYTES,
     },
     thumbnail: { everyMs: config.THUMBNAIL_EVERY_SEC * 1000, widthPx: config.THUMBNAIL_WIDTH_PX },
+    httpRequestTimeoutMs: config.MEDIA_HTTP_REQUEST_TIMEOUT_MS,
+    webrtcMaxOffersPerAddress: config.WEBRTC_MAX_OFFERS_PER_ADDRESS,
     whip: {
       maxSessions: config.WHIP_MAX_SESSIONS,
       maxSdpBytes: config.WHIP_MAX_SDP_BYTES,
+      sdpReadTimeoutMs: config.WEBRTC_SDP_READ_TIMEOUT_MS,
       videoKbps: config.WHIP_VIDEO_KBPS,
       startTimeoutMs: config.WHIP_START_TIMEOUT_SEC * 1000,
       pliEveryMs: WHIP_PLI_EVERY_MS,
@@ -177,6 +180,7 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
     whep: {
       maxViewers: config.WHEP_MAX_VIEWERS,
       maxSdpBytes: config.WHIP_MAX_SDP_BYTES,
+      sdpReadTimeoutMs: config.WEBRTC_SDP_READ_TIMEOUT_MS,
       videoKbps: config.WHEP_VIDEO_KBPS,
       connectTimeoutMs: config.WHIP_START_TIMEOUT_SEC * 1000,
       idleStopMs: config.WHEP_IDLE_STOP_SEC * 1000,

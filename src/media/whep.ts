@@ -6,6 +6,9 @@
 // browsers' WebRTC decoders take and what lets a newcomer start fast) and Opus.
 // werift then encrypts it per viewer (SRTP in JavaScript: tens of viewers per
 // core, see PITFALLS.md; FLV and HLS are the mass-audience paths).
+// A stalled client holds no viewer place: the room must be live before the
+// body is read, the body must arrive within sdpReadTimeoutMs, and the place is
+// taken only once it has (the caller bounds offers per client address).
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import type http from 'node:http';
@@ -14,12 +17,14 @@ import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, us
 import { pidReporter, startWhepFeed, type FfmpegFeed } from './ffmpeg.ts';
 import type { WhepSettings } from './ipc.ts';
 import { tapBroadcast, type NmsBroadcast } from './rtmp-ingest.ts';
-import { HttpError, readBody, replyError, waitForCandidates, WEBRTC_CORS } from './webrtc-http.ts';
+import { HttpError, readBody, replyError, tooManyOffers, waitForCandidates, WEBRTC_CORS, type OfferLimiter } from './webrtc-http.ts';
 
 export interface WhepPlaybackOptions {
   ffmpegPath: string;
   /** The live broadcast of a room on this media node, if any. */
   source(roomId: string): NmsBroadcast | undefined;
+  /** Offers in flight per client address (shared with WHIP). */
+  offers: OfferLimiter;
   settings: WhepSettings;
   logger: Logger;
   onFfmpeg?: (pid: number, running: boolean) => void;
@@ -151,16 +156,23 @@ export function createWhepPlayback(opts: WhepPlaybackOptions): WhepPlayback {
   async function answer(req: http.IncomingMessage, res: http.ServerResponse, roomId: string): Promise<void> {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/sdp') throw new HttpError(415, 'unsupported_media_type', 'send the SDP offer as application/sdp');
-    if (total() >= settings.maxViewers) throw new HttpError(503, 'too_many_viewers', 'this media node takes no more WebRTC viewers now; play FLV or HLS');
+    if (closed) throw new HttpError(503, 'shutting_down', 'the media node is stopping');
+    const notLive = () => new HttpError(404, 'stream_not_found', 'this room is not live on this media node');
+    const tooMany = () => new HttpError(503, 'too_many_viewers', 'this media node takes no more WebRTC viewers now; play FLV or HLS');
+    // an offline room or a full node is refused before the body is read
+    if (!opts.source(roomId)) throw notLive();
+    if (total() >= settings.maxViewers) throw tooMany();
+    const body = await readBody(req, settings.maxSdpBytes, settings.sdpReadTimeoutMs);
+    if (!/^v=0\r?\n/.test(body) || !/\r?\nm=(audio|video) /.test(body)) throw new HttpError(400, 'invalid_sdp', 'the body is not an SDP offer with audio or video');
+    if (closed) throw new HttpError(503, 'shutting_down', 'the media node is stopping');
+    const broadcast = opts.source(roomId);
+    if (!broadcast) throw notLive();
+    // the place is taken with the body in hand and before the next await
+    if (total() >= settings.maxViewers) throw tooMany();
     starting++;
     let viewer: Viewer | undefined;
     let feed: Feed | undefined;
     try {
-      const body = await readBody(req, settings.maxSdpBytes);
-      if (!/^v=0\r?\n/.test(body) || !/\r?\nm=(audio|video) /.test(body)) throw new HttpError(400, 'invalid_sdp', 'the body is not an SDP offer with audio or video');
-      if (closed) throw new HttpError(503, 'shutting_down', 'the media node is stopping');
-      const broadcast = opts.source(roomId);
-      if (!broadcast) throw new HttpError(404, 'stream_not_found', 'this room is not live on this media node');
       feed = feeds.get(roomId) ?? (await startFeed(roomId, broadcast));
       clearTimeout(feed.idleTimer);
       const pc = new RTCPeerConnection({
@@ -211,13 +223,16 @@ export function createWhepPlayback(opts: WhepPlaybackOptions): WhepPlayback {
         res.writeHead(204, { ...WEBRTC_CORS, 'Accept-Post': 'application/sdp' });
         res.end();
       } else if (req.method === 'POST' && !viewerId) {
-        answer(req, res, roomId!).catch((err) => {
-          if (err instanceof HttpError) replyError(res, err.status, err.code, err.message);
-          else {
-            log.error({ err }, 'WHEP offer failed');
-            replyError(res, 500, 'internal', 'the offer could not be handled');
-          }
-        });
+        const release = opts.offers.enter(req);
+        (release ? answer(req, res, roomId!) : Promise.reject(tooManyOffers()))
+          .catch((err) => {
+            if (err instanceof HttpError) replyError(res, err.status, err.code, err.message);
+            else {
+              log.error({ err }, 'WHEP offer failed');
+              replyError(res, 500, 'internal', 'the offer could not be handled');
+            }
+          })
+          .finally(() => release?.());
       } else if (req.method === 'DELETE' && viewerId) {
         const feed = feeds.get(roomId!);
         const v = feed?.viewers.get(viewerId);

@@ -4,7 +4,14 @@
 // SDP description, transcodes VP8/Opus to H.264/AAC and publishes FLV over
 // RTMP into this same media process, so status, FLV/HLS, previews and
 // recordings work exactly as for OBS. That push uses a one-time local name,
-// never the stream key (no key on a command line).
+// never the stream key (no key on a command line); the key behind it is
+// checked again when the push arrives, and ending the room or rotating its key
+// closes its sessions, live or not yet.
+//
+// Offer order (a stalled client must hold nothing anyone else needs): the key
+// is checked before the body is read, the body must arrive within
+// sdpReadTimeoutMs, and a place among maxSessions is taken only once it has;
+// the caller bounds offers in flight per client address.
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import type http from 'node:http';
@@ -12,7 +19,7 @@ import type { Logger } from 'pino';
 import { RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI, type MediaStreamTrack, type RTCRtpTransceiver } from 'werift';
 import { pidReporter, startWhipBridge, type FfmpegRun } from './ffmpeg.ts';
 import type { AuthorizeAnswer, WhipSettings } from './ipc.ts';
-import { HttpError, readBody, replyError, waitForCandidates, WEBRTC_CORS } from './webrtc-http.ts';
+import { HttpError, readBody, replyError, tooManyOffers, waitForCandidates, WEBRTC_CORS, type OfferLimiter } from './webrtc-http.ts';
 
 export interface WhipIngestOptions {
   ffmpegPath: string;
@@ -20,6 +27,8 @@ export interface WhipIngestOptions {
   rtmpHost: string;
   rtmpPort: () => number;
   authorize(key: string): Promise<AuthorizeAnswer>;
+  /** Offers in flight per client address (shared with WHEP). */
+  offers: OfferLimiter;
   settings: WhipSettings;
   logger: Logger;
   onFfmpeg?: (pid: number, running: boolean) => void;
@@ -28,10 +37,17 @@ export interface WhipIngestOptions {
 export interface WhipIngest {
   /** Answers /whip requests (any method); false for other paths. */
   handle(req: http.IncomingMessage, res: http.ServerResponse): boolean;
-  /** The authorization behind a local push name this module handed out (once). */
-  claim(pushName: string): (AuthorizeAnswer & { ok: true }) | undefined;
+  /** The stream key (to check again) and room behind a local push name this module handed out (once). */
+  claim(pushName: string): Claim | undefined;
+  /** The room was ended or its key rotated: its sessions close, and offers being answered for it are refused. */
+  kick(roomId: string, reason: string): void;
   sessions(): number;
   close(): Promise<void>;
+}
+
+export interface Claim {
+  key: string;
+  roomId: string;
 }
 
 const WHIP_PATH = /^\/whip(?:\/([A-Za-z0-9_-]{1,64}))?\/?$/;
@@ -76,11 +92,13 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
   const { settings, logger } = opts;
   const log = logger.child({ module: 'whip' });
   const sessions = new Map<string, Session>();
-  /** One-time RTMP names of the bridges' pushes -> the authorization of their key. */
-  const pushNames = new Map<string, AuthorizeAnswer & { ok: true }>();
+  /** One-time RTMP names of the bridges' pushes -> their session's key and room. */
+  const pushNames = new Map<string, Claim>();
   let closed = false;
   /** Offers being answered (not yet sessions). */
   let starting = 0;
+  /** Authorized offers whose body is still coming: a kick marks them. */
+  const authorized = new Set<{ roomId: string; kicked?: string }>();
 
   function closeSession(s: Session, why: string): Promise<void> {
     s.closing ??= (async () => {
@@ -96,9 +114,9 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
   }
 
   /** ffmpeg listens on `ports` for the tracks described, and publishes to this media process over RTMP. */
-  function startBridge(s: Session, tracks: Map<Kind, { pt: number; port: number }>, auth: AuthorizeAnswer & { ok: true }) {
+  function startBridge(s: Session, tracks: Map<Kind, { pt: number; port: number }>, key: string) {
     const pushName = PUSH_PREFIX + randomBytes(18).toString('base64url');
-    pushNames.set(pushName, auth);
+    pushNames.set(pushName, { key, roomId: s.roomId });
     s.pushName = pushName;
     s.timers.push(setTimeout(() => pushNames.delete(pushName), settings.startTimeoutMs));
     let sdp = 'v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=liveroom-whip\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n';
@@ -121,38 +139,53 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
     });
   }
 
+  const full = () => sessions.size + starting >= settings.maxSessions;
+  const tooMany = () => new HttpError(503, 'too_many_sessions', 'this media node takes no more WHIP publishers now');
+  const refused = (reason: string) => {
+    if (reason === 'already_live') return new HttpError(409, 'already_live', 'the room already has a publisher');
+    if (reason === 'ended') return new HttpError(403, 'broadcast_ended', 'the broadcast was ended; rotate the stream key to go live again now');
+    return new HttpError(401, 'invalid_stream_key', 'unknown, rotated or ended stream key');
+  };
+
   async function offer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/sdp') throw new HttpError(415, 'unsupported_media_type', 'send the SDP offer as application/sdp');
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     if (!bearer) throw new HttpError(401, 'unauthorized', 'give the stream key as Authorization: Bearer <streamKey>');
-    // a slot is taken before the first await, so concurrent offers cannot pass the limit together
-    if (sessions.size + starting >= settings.maxSessions) throw new HttpError(503, 'too_many_sessions', 'this media node takes no more WHIP publishers now');
+    if (closed) throw new HttpError(503, 'shutting_down', 'the media node is stopping');
+    // a full node says so without waiting for the body (no place is taken yet)
+    if (full()) throw tooMany();
+    const key = bearer[1]!;
+    const auth = await opts.authorize(key);
+    if (!auth.ok) throw refused(auth.reason);
+    const pending: { roomId: string; kicked?: string } = { roomId: auth.roomId };
+    authorized.add(pending);
+    let body: string;
+    try {
+      body = await readBody(req, settings.maxSdpBytes, settings.sdpReadTimeoutMs);
+    } finally {
+      authorized.delete(pending);
+    }
+    if (!/^v=0\r?\n/.test(body) || !/\r?\nm=(audio|video) /.test(body)) throw new HttpError(400, 'invalid_sdp', 'the body is not an SDP offer with audio or video');
+    if (pending.kicked) throw refused(pending.kicked === 'key_rotated' ? 'unknown_key' : 'ended');
+    if (closed) throw new HttpError(503, 'shutting_down', 'the media node is stopping');
+    // the place is taken with the body in hand and before the next await, so concurrent offers cannot pass the limit together
+    if (full()) throw tooMany();
     starting++;
     try {
-      await answerOffer(req, res, bearer[1]!);
+      await answerOffer(res, body, auth.roomId, key);
     } finally {
       starting--;
     }
   }
 
-  async function answerOffer(req: http.IncomingMessage, res: http.ServerResponse, key: string): Promise<void> {
-    const body = await readBody(req, settings.maxSdpBytes);
-    if (!/^v=0\r?\n/.test(body) || !/\r?\nm=(audio|video) /.test(body)) throw new HttpError(400, 'invalid_sdp', 'the body is not an SDP offer with audio or video');
-    const auth = await opts.authorize(key);
-    if (!auth.ok) {
-      if (auth.reason === 'already_live') throw new HttpError(409, 'already_live', 'the room already has a publisher');
-      if (auth.reason === 'ended') throw new HttpError(403, 'broadcast_ended', 'the broadcast was ended; rotate the stream key to go live again now');
-      throw new HttpError(401, 'invalid_stream_key', 'unknown, rotated or ended stream key');
-    }
-    if (closed) throw new HttpError(503, 'shutting_down', 'the media node is stopping');
-
+  async function answerOffer(res: http.ServerResponse, body: string, roomId: string, key: string): Promise<void> {
     const pc = new RTCPeerConnection({
       codecs: CODECS,
       iceAdditionalHostAddresses: settings.iceHostAddresses,
       ...(settings.icePortRange ? { icePortRange: settings.icePortRange } : {}),
     });
-    const s: Session = { id: randomBytes(12).toString('base64url'), roomId: auth.roomId, pc, udp: dgram.createSocket('udp4'), timers: [] };
+    const s: Session = { id: randomBytes(12).toString('base64url'), roomId, pc, udp: dgram.createSocket('udp4'), timers: [] };
     s.udp.on('error', (err) => log.warn({ err, session: s.id }, 'WHIP forward socket error'));
     sessions.set(s.id, s);
     try {
@@ -168,7 +201,7 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
               if (wanted.has(kind) || s.closing) return;
               wanted.set(kind, { pt: rtp.header.payloadType, port });
               // every announced track has sent something: ffmpeg gets the whole description at once
-              if (!s.bridge && [...kinds].every((k) => wanted.has(k))) startBridge(s, wanted, auth);
+              if (!s.bridge && [...kinds].every((k) => wanted.has(k))) startBridge(s, wanted, key);
             });
             return;
           }
@@ -221,13 +254,16 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
         res.writeHead(204, { ...WEBRTC_CORS, 'Accept-Post': 'application/sdp' });
         res.end();
       } else if (req.method === 'POST' && !id) {
-        offer(req, res).catch((err) => {
-          if (err instanceof HttpError) replyError(res, err.status, err.code, err.message);
-          else {
-            log.error({ err }, 'WHIP offer failed');
-            replyError(res, 500, 'internal', 'the offer could not be handled');
-          }
-        });
+        const release = opts.offers.enter(req);
+        (release ? offer(req, res) : Promise.reject(tooManyOffers()))
+          .catch((err) => {
+            if (err instanceof HttpError) replyError(res, err.status, err.code, err.message);
+            else {
+              log.error({ err }, 'WHIP offer failed');
+              replyError(res, 500, 'internal', 'the offer could not be handled');
+            }
+          })
+          .finally(() => release?.());
       } else if (req.method === 'DELETE' && id) {
         const s = sessions.get(id);
         if (!s) replyError(res, 404, 'session_not_found', 'no such WHIP session');
@@ -246,9 +282,13 @@ export function createWhipIngest(opts: WhipIngestOptions): WhipIngest {
     },
     claim(pushName) {
       if (!pushName.startsWith(PUSH_PREFIX)) return undefined;
-      const auth = pushNames.get(pushName);
+      const claim = pushNames.get(pushName);
       pushNames.delete(pushName);
-      return auth;
+      return claim;
+    },
+    kick(roomId, reason) {
+      for (const p of authorized) if (p.roomId === roomId) p.kicked = reason;
+      for (const s of [...sessions.values()]) if (s.roomId === roomId) void closeSession(s, `kicked (${reason})`);
     },
     sessions: () => sessions.size,
     async close() {

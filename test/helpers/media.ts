@@ -243,3 +243,50 @@ export function ffmpegsMentioning(needle: string): number[] {
   }
   return out;
 }
+
+// --- stalled HTTP requests ----------------------------------------------------
+
+export interface Stalled {
+  connected: Promise<void>;
+  /** The reply's status (0 while none came). */
+  status(): number;
+  /** Milliseconds from connecting to the first reply byte, if any came. */
+  answeredAfter(): number | undefined;
+  /** Resolves with the milliseconds from connecting to the server closing the socket. */
+  closed: Promise<number>;
+  /** Neither answered nor closed yet. */
+  waiting(): boolean;
+}
+
+/**
+ * A POST whose headers announce a body (Content-Length 1000) that never comes,
+ * from `from` (any 127.x address on Linux: a client address of its own).
+ */
+export function stalledPost(port: number, path: string, opts: { from: string; headers?: Record<string, string> }): Stalled {
+  const socket = net.connect({ host: '127.0.0.1', port, localAddress: opts.from });
+  socket.on('error', () => {});
+  let t0 = performance.now();
+  let reply = '';
+  let answeredAfter: number | undefined;
+  let isClosed = false;
+  socket.on('data', (d) => {
+    answeredAfter ??= performance.now() - t0;
+    reply += d;
+  });
+  const closed = once(socket, 'close').then(() => {
+    isClosed = true;
+    return performance.now() - t0;
+  });
+  const connected = once(socket, 'connect').then(() => {
+    t0 = performance.now();
+    const headers = { Host: '127.0.0.1', 'Content-Type': 'application/sdp', 'Content-Length': '1000', ...opts.headers };
+    socket.write(`POST ${path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+  });
+  return {
+    connected,
+    status: () => Number(/^HTTP\/1\.1 (\d{3})/.exec(reply)?.[1] ?? 0),
+    answeredAfter: () => answeredAfter,
+    closed,
+    waiting: () => answeredAfter === undefined && !isClosed,
+  };
+}
