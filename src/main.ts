@@ -1,6 +1,10 @@
 // Composition root: read the config, start the roles, stop cleanly on signals.
 import { ConfigError, loadConfig } from './config.ts';
+import { maskProcessOutput, maskStreamKeys } from './logger.ts';
 import { startLiveroom } from './server.ts';
+
+// stream keys must not reach the output by any way (a dependency's console, a start-up error)
+maskProcessOutput();
 
 let config;
 try {
@@ -13,7 +17,14 @@ try {
   throw e;
 }
 
-const liveroom = await startLiveroom(config);
+let liveroom;
+try {
+  liveroom = await startLiveroom(config);
+} catch (e) {
+  // Node would print an uncaught error straight to the stderr file descriptor, unmasked (it may carry the media process's last words)
+  process.stderr.write(`liveroom: could not start: ${maskStreamKeys(String((e as Error)?.stack ?? e))}\n`);
+  process.exit(1);
+}
 process.stdout.write(`Liveroom is running at ${config.publicUrl} (API docs: ${config.publicUrl}/api/docs)\n`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -22,7 +22,7 @@ import { firstCodedVideo, FLV_VIDEO, FlvTagReader, isKeyframe, isSequenceHeader,
 import { anonymous, until } from './helpers/live.ts';
 import {
   alive, connectCommand, createStreamCommand, exitsWithin, ffmpegsMentioning, ffprobe, getRoom, handshake, MEDIA_ENV, newRoom, publishCommand, push, PUSH_HEIGHT, PUSH_WIDTH,
-  rawRtmp, readFlv, rtmpMessage, sessions, setChunkSize, waitStatus, type Push,
+  rawRtmp, readFlv, rtmpMessage, sessions, setChunkSize, spawnServer, waitStatus, type Push,
 } from './helpers/media.ts';
 import { eventually } from './helpers/wait.ts';
 
@@ -471,6 +471,41 @@ describe('media: isolation (pglite)', () => {
       await own.close();
       assert.equal(alive(pid), false, 'the media process is gone');
       assert.deepEqual(ffmpegsMentioning(dir), []);
+    }
+  });
+});
+
+describe('media: the server log', () => {
+  test('stream keys never reach the log, whatever path an encoder pushes them in', async () => {
+    // trace: node-media-server's own lines too (its info and debug name the stream path)
+    const server = await spawnServer({ LOG_LEVEL: 'trace' });
+    const pushes: Push[] = [];
+    try {
+      const r = await newRoom(server);
+      const base = r.rtmpUrl.slice(0, r.rtmpUrl.lastIndexOf('/')); // rtmp://host:port/live
+      const host = base.slice(0, -'/live'.length);
+      const k = r.key;
+      // the full ingest URL given as OBS's "Server" (the key twice), and other ways of getting it wrong
+      const odd = [`${base}/${k}/${k}`, `${host}/${k}`, `${host}/${k}/live`, `${base}/${k}/`, `${base}/x${k}`, `${base}/${k}${k}`, `${base}/${k}.flv`, `${base}/${k}?x=1`];
+      for (const url of odd) pushes.push(push(url));
+      await Promise.all(pushes.map((p, i) => exitsWithin(p, 20_000, odd[i]!).catch(() => p.kill())));
+      // and the right one, live and stopped
+      const ok = push(r.rtmpUrl);
+      pushes.push(ok);
+      await waitStatus(server, r.roomId, 'live');
+      ok.kill();
+      await waitStatus(server, r.roomId, 'ended');
+      // node-media-server's refusal of the key-in-the-app path is in the log (what leaked the key)
+      await eventually(() => server.output().includes('invalid stream path characters'), 'node-media-server refusing a path');
+      const log = server.output();
+      assert.match(log, /publishing/);
+      const at = log.indexOf(k);
+      assert.equal(at, -1, `the key is in the log: ${log.slice(Math.max(0, at - 300), at + 100)}`);
+      // nor any part of it long enough to matter
+      assert.equal(log.includes(k.slice(3, 19)), false, 'a part of the key is in the log');
+    } finally {
+      for (const p of pushes) p.kill();
+      await server.close();
     }
   });
 });

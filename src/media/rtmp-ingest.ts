@@ -12,6 +12,7 @@
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Logger } from 'pino';
+import { maskStreamKeys } from '../logger.ts';
 
 const require = createRequire(import.meta.url);
 const NodeMediaServer = require('node-media-server') as new (config: object) => { on(event: string, fn: (s: NmsSession) => void): void; stop(): Promise<void> };
@@ -172,13 +173,17 @@ function patchParser(): void {
   };
 }
 
-/** node-media-server logs with console.log; its lines go to pino instead, keys masked. */
+/**
+ * node-media-server logs with console.log; its lines go to pino instead, keys
+ * masked (its lines name stream paths in several forms, e.g. `app=live/<key>,
+ * name=<key>` for a key pushed twice; createLogger's loggers mask again).
+ */
 function routeNmsLogs(logger: Logger): void {
   const log = logger.child({ module: 'nms' });
   const levels: Record<string, 'trace' | 'debug' | 'info' | 'warn'> = { trace: 'trace', debug: 'trace', info: 'debug', warn: 'warn', error: 'warn' };
   nmsLogger.log = (message: string, level = 'info') => {
     const lvl = levels[level] ?? 'debug';
-    if (log.isLevelEnabled(lvl)) log[lvl](String(message).replace(/\/live\/[A-Za-z0-9_-]+/g, '/live/***'));
+    if (log.isLevelEnabled(lvl)) log[lvl](maskStreamKeys(String(message)));
   };
 }
 
