@@ -115,7 +115,10 @@ const configSchema = z.object({
   MEDIA_VIEWERS_REPORT_SEC: int(5, 1), // viewer counts per room are reported this often
   /** ffmpeg to run; default /usr/bin/ffmpeg when present, else the one in @ffmpeg-installer/ffmpeg. */
   FFMPEG_PATH: z.string().trim().min(1).optional(),
-  RTMP_MAX_CONNECTIONS: int(1000, 1), // RTMP connections per media process
+  RTMP_MAX_CONNECTIONS: int(1000, 2), // RTMP connections per media process
+  RTMP_MAX_CONNECTIONS_PER_IP: int(10, 1), // RTMP connections from one address (loopback exempt: WHIP bridges, local tools); its next one replaces its oldest still in the handshake
+  /** Of RTMP_MAX_CONNECTIONS, slots connections still in the RTMP handshake cannot take (kept for sessions past it); default a tenth of it. */
+  RTMP_RESERVED_CONNECTIONS: z.coerce.number().int().min(1).optional(),
   RTMP_HANDSHAKE_TIMEOUT_SEC: int(10, 1), // a connection must start publishing (or a local play) within this
   RTMP_IDLE_TIMEOUT_SEC: int(30, 1), // a connection with no bytes either way for this long is closed
   RTMP_MAX_MESSAGE_BYTES: int(16 * 1024 * 1024, 64 * 1024), // largest audio/video message (a keyframe); bigger ones close the connection
@@ -205,7 +208,8 @@ const configSchema = z.object({
   LOTTERY_RESULT_SHOW_SEC: int(3600, 0), // a drawn lottery stays in a room's state this long (or until the next one)
 });
 
-export type Config = z.infer<typeof configSchema> & {
+export type Config = Omit<z.infer<typeof configSchema>, 'RTMP_RESERVED_CONNECTIONS'> & {
+  RTMP_RESERVED_CONNECTIONS: number;
   publicUrl: string;
   mediaPublicUrl: string;
   rtmpPublicUrl: string;
@@ -240,12 +244,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const c = parsed.data;
   if ((c.WEBRTC_ICE_PORT_MIN > 0 || c.WEBRTC_ICE_PORT_MAX > 0) && !(c.WEBRTC_ICE_PORT_MIN > 0 && c.WEBRTC_ICE_PORT_MAX > c.WEBRTC_ICE_PORT_MIN))
     throw new ConfigError('invalid configuration:\n  WEBRTC_ICE_PORT_MIN, WEBRTC_ICE_PORT_MAX: give both, with MIN < MAX (or neither)');
+  const RTMP_RESERVED_CONNECTIONS = c.RTMP_RESERVED_CONNECTIONS ?? Math.max(1, Math.floor(c.RTMP_MAX_CONNECTIONS / 10));
+  if (RTMP_RESERVED_CONNECTIONS >= c.RTMP_MAX_CONNECTIONS)
+    throw new ConfigError('invalid configuration:\n  RTMP_RESERVED_CONNECTIONS: must be less than RTMP_MAX_CONNECTIONS (connections in the RTMP handshake need a slot too)');
   const dataDir = path.resolve(c.DATA_DIR);
   const publicUrl = (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/$/, '');
   const mediaPublicUrl = (c.MEDIA_PUBLIC_URL ?? `http://localhost:${c.MEDIA_HTTP_PORT}`).replace(/\/$/, '');
   const rtmpPublicUrl = c.RTMP_PUBLIC_URL ?? `rtmp://localhost:${c.RTMP_PORT}/live`;
   const jwtSecret = c.JWT_SECRET ?? persistentSecret(dataDir, 'jwtSecret');
-  return { ...c, dataDir, publicUrl, mediaPublicUrl, rtmpPublicUrl, jwtSecret };
+  return { ...c, RTMP_RESERVED_CONNECTIONS, dataDir, publicUrl, mediaPublicUrl, rtmpPublicUrl, jwtSecret };
 }
 
 /** A secret generated on first start and kept, so restarts keep sessions valid. */

@@ -153,6 +153,8 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
     },
     rtmp: {
       maxConnections: config.RTMP_MAX_CONNECTIONS,
+      maxConnectionsPerAddress: config.RTMP_MAX_CONNECTIONS_PER_IP,
+      reservedConnections: config.RTMP_RESERVED_CONNECTIONS,
       handshakeTimeoutMs: config.RTMP_HANDSHAKE_TIMEOUT_SEC * 1000,
       idleTimeoutMs: config.RTMP_IDLE_TIMEOUT_SEC * 1000,
       maxMessageBytes: config.RTMP_MAX_MESSAGE_BYTES,
