@@ -127,6 +127,7 @@ const configSchema = z.object({
   HLS_SEGMENT_SEC: int(2, 1), // target segment length (segments are cut on keyframes)
   HLS_LIST_SIZE: int(6, 2), // segments in the sliding playlist; older ones are deleted
   HLS_VIEWER_WINDOW_SEC: int(10, 2), // an HLS viewer counts while it fetched the playlist within this
+  HLS_VIEWERS_PER_IP: int(1, 1), // HLS viewers one address (an IPv6 /64) counts as, however many User-Agents it sends
   MEDIA_FFMPEG_MAX_BACKLOG_BYTES: int(8 * 1024 * 1024, 256 * 1024), // an ffmpeg (HLS) that falls this far behind its input is restarted
   THUMBNAIL_EVERY_SEC: int(10, 1), // a live room's preview snapshot is refreshed this often
   THUMBNAIL_WIDTH_PX: int(640, 64).pipe(z.number().max(3840)),

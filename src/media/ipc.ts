@@ -11,7 +11,7 @@ export interface MediaSettings {
   ffmpegPath?: string;
   flv: { maxViewerBufferBytes: number; maxGopBytes: number; maxBatchDelayMs: number; maxViewers: number };
   rtmp: { maxConnections: number; maxConnectionsPerAddress: number; reservedConnections: number; handshakeTimeoutMs: number; idleTimeoutMs: number; maxMessageBytes: number; maxCommandBytes: number; maxChunkStreams: number };
-  hls: { segmentSec: number; listSize: number; viewerWindowMs: number; maxBacklogBytes: number };
+  hls: { segmentSec: number; listSize: number; viewerWindowMs: number; viewersPerAddress: number; maxBacklogBytes: number };
   thumbnail: { everyMs: number; widthPx: number };
   whip: WhipSettings;
   whep: WhepSettings;

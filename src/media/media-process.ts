@@ -71,6 +71,7 @@ async function main(settings: MediaSettings): Promise<void> {
   const hls: HlsServer = createHlsServer({
     dir: path.join(settings.dataDir, 'hls'),
     viewerWindowMs: settings.hls.viewerWindowMs,
+    viewersPerAddress: settings.hls.viewersPerAddress,
     maxViewersPerRoom: settings.flv.maxViewers,
   });
   // WHIP publishers come in on the playback port and are bridged to RTMP (rtmpPort is known once ingest listens)
