@@ -116,7 +116,7 @@ const configSchema = z.object({
   /** ffmpeg to run; default /usr/bin/ffmpeg when present, else the one in @ffmpeg-installer/ffmpeg. */
   FFMPEG_PATH: z.string().trim().min(1).optional(),
   RTMP_MAX_CONNECTIONS: int(1000, 2), // RTMP connections per media process
-  RTMP_MAX_CONNECTIONS_PER_IP: int(10, 1), // RTMP connections from one address (loopback exempt: WHIP bridges, local tools); its next one replaces its oldest still in the handshake
+  RTMP_MAX_CONNECTIONS_PER_IP: int(10, 1), // RTMP connections from one address, an IPv6 /64 (loopback exempt: WHIP bridges, local tools); its next one replaces its own that did least and is not publishing
   /** Of RTMP_MAX_CONNECTIONS, slots connections still in the RTMP handshake cannot take (kept for sessions past it); default a tenth of it. */
   RTMP_RESERVED_CONNECTIONS: z.coerce.number().int().min(1).optional(),
   RTMP_HANDSHAKE_TIMEOUT_SEC: int(10, 1), // a connection must start publishing (or a local play) within this

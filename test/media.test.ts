@@ -543,6 +543,9 @@ describe('media: RTMP connection accounting', () => {
     assert.equal(flood[47]!.dropped, false);
     // loopback (WHIP bridges, local tools) has no share of its own
     assert.ok(admitAll(slots, '127.0.0.1', 20).every((c) => c.slot && !c.dropped));
+    // one IPv6 /64 is one address
+    const v6 = [...admitAll(slots, '2001:db8::1', 3), ...admitAll(slots, '2001:db8::2:3', 1)];
+    assert.deepEqual(v6.map((c) => c.dropped), [true, false, false, false]);
   });
 
   test('connections in the handshake never take the reserved slots; a full pool drops the one that did least, oldest first', () => {

@@ -14,7 +14,8 @@ import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { loadConfig } from '../src/config.ts';
-import { createHlsServer, viewerAddress } from '../src/media/hls.ts';
+import { addressGroup } from '../src/media/address.ts';
+import { createHlsServer } from '../src/media/hls.ts';
 import { createFlvPlayback, flvPlaybackSettings, FLV_DEFAULTS, type FlvPlayback } from '../src/media/playback.ts';
 import { firstCodedVideo, FlvTagReader, FLV_AUDIO, FLV_VIDEO, isKeyframe, isSequenceHeader, type FlvTag } from './helpers/flv.ts';
 
@@ -560,10 +561,10 @@ describe('HLS viewer counts', () => {
 });
 
 test('HLS viewers are counted by IPv4 address (also IPv4-mapped) and by IPv6 /64', () => {
-  assert.equal(viewerAddress('203.0.113.9'), '203.0.113.9');
-  assert.equal(viewerAddress('::ffff:203.0.113.9'), '203.0.113.9');
-  assert.equal(viewerAddress('2001:db8::1'), '2001:db8:0:0::/64');
-  assert.equal(viewerAddress('2001:db8:0:0:dead:beef:1:2'), '2001:db8:0:0::/64');
-  assert.equal(viewerAddress('2001:0db8:0000:0000::7'), '2001:db8:0:0::/64');
-  assert.notEqual(viewerAddress('2001:db8:0:1::1'), viewerAddress('2001:db8::1'));
+  assert.equal(addressGroup('203.0.113.9'), '203.0.113.9');
+  assert.equal(addressGroup('::ffff:203.0.113.9'), '203.0.113.9');
+  assert.equal(addressGroup('2001:db8::1'), '2001:db8:0:0::/64');
+  assert.equal(addressGroup('2001:db8:0:0:dead:beef:1:2'), '2001:db8:0:0::/64');
+  assert.equal(addressGroup('2001:0db8:0000:0000::7'), '2001:db8:0:0::/64');
+  assert.notEqual(addressGroup('2001:db8:0:1::1'), addressGroup('2001:db8::1'));
 });

@@ -10,6 +10,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type http from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
+import { addressGroup } from './address.ts';
 import { CORS_HEADERS } from './playback.ts';
 
 const HLS_PATH = /^\/hls\/([A-Za-z0-9_-]{1,128})\/(index\.m3u8|seg-\d{1,20}\.ts)$/;
@@ -20,17 +21,6 @@ export interface HlsServer {
   /** HLS viewers per room now (rooms with none are left out). */
   viewerCounts(): Record<string, number>;
   forget(roomId: string): void;
-}
-
-/** The address a viewer is counted by: IPv4 as is (also when IPv4-mapped), IPv6 by its /64. */
-export function viewerAddress(remote: string): string {
-  if (remote.startsWith('::ffff:') && remote.includes('.')) return remote.slice(7);
-  if (!remote.includes(':')) return remote;
-  const [head = '', tail] = remote.split('%')[0]!.split('::') as [string, string | undefined];
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
-  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
 }
 
 interface Viewers {
@@ -65,7 +55,7 @@ export function createHlsServer(opts: { dir: string; viewerWindowMs: number; max
     const now = Date.now();
     let v = seen.get(roomId);
     if (!v) seen.set(roomId, (v = { byAgent: new Map(), byAddress: new Map() }));
-    const address = viewerAddress(req.socket.remoteAddress ?? '');
+    const address = addressGroup(req.socket.remoteAddress ?? '');
     const who = `${address}|${req.headers['user-agent'] ?? ''}`;
     drop(v, who);
     let mine = v.byAddress.get(address);

@@ -1,8 +1,8 @@
 // Who may hold an RTMP connection. One pool for every address let anyone with
 // a thousand idle TCP sockets (each reopened when the handshake deadline
 // dropped it) lock every publisher out. Now:
-// - each address has a bounded share (RTMP_MAX_CONNECTIONS_PER_IP; loopback,
-//   where the WHIP bridges and local tools come from, is exempt);
+// - each address (an IPv6 /64) has a bounded share (RTMP_MAX_CONNECTIONS_PER_IP;
+//   loopback, where the WHIP bridges and local tools come from, is exempt);
 // - connections still in the RTMP handshake never take the last
 //   RTMP_RESERVED_CONNECTIONS slots: those are kept for sessions past it;
 // - a full pool makes room for a newcomer by dropping the connection that has
@@ -11,11 +11,12 @@
 //   sockets cannot keep a publisher out, and a publisher that got past the
 //   handshake is only dropped when nothing in the handshake is left to drop.
 // A session that started publishing (or a local play) is never dropped to make room.
+import { addressGroup } from './address.ts';
 
 export interface RtmpSlotLimits {
   /** All connections. */
   maxConnections: number;
-  /** Connections from one address (loopback exempt). */
+  /** Connections from one address, an IPv6 /64 (loopback exempt). */
   maxPerAddress: number;
   /** Slots that connections still in the handshake cannot take. */
   reserved: number;
@@ -103,8 +104,9 @@ export function createRtmpSlots(limits: RtmpSlotLimits): RtmpSlots {
   };
 
   return {
-    admit(address, drop) {
-      const limited = !LOOPBACK.has(address);
+    admit(remote, drop) {
+      const limited = !LOOPBACK.has(remote);
+      const address = addressGroup(remote);
       const mine = byAddress.get(address);
       // the address's own share first: it makes room from its own connections
       if (limited && mine && mine.size >= limits.maxPerAddress && !evict(victim(Stage.Started, mine))) return null;
