@@ -250,10 +250,10 @@ export async function startRtmpIngest(opts: RtmpIngestOptions): Promise<RtmpInge
     const address = socket.remoteAddress ?? '';
     const slot = slots.admit(address, () => socket.destroy());
     if (!slot) {
-      // every slot is a started session: nothing to make room from (logged at most once a minute)
+      // its address's share or the whole pool is held by publishing sessions: nothing to make room from (logged at most once a minute)
       if (Date.now() - refusedLogged > 60_000) {
         refusedLogged = Date.now();
-        log.warn({ ip: address, ...slots.counts() }, 'RTMP connection refused: every slot is in use (RTMP_MAX_CONNECTIONS)');
+        log.warn({ ip: address, ...slots.counts() }, 'RTMP connection refused: no slot (RTMP_MAX_CONNECTIONS_PER_IP or RTMP_MAX_CONNECTIONS)');
       }
       socket.destroy();
       return;
