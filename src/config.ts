@@ -118,7 +118,10 @@ const configSchema = z.object({
   MEDIA_VIEWERS_REPORT_SEC: int(5, 1), // viewer counts per room are reported this often
   /** ffmpeg to run; default /usr/bin/ffmpeg when present, else the one in @ffmpeg-installer/ffmpeg. */
   FFMPEG_PATH: z.string().trim().min(1).optional(),
-  RTMP_MAX_CONNECTIONS: int(1000, 1), // RTMP connections per media process
+  RTMP_MAX_CONNECTIONS: int(1000, 2), // RTMP connections per media process
+  RTMP_MAX_CONNECTIONS_PER_IP: int(10, 1), // RTMP connections from one address, an IPv6 /64 (loopback exempt: WHIP bridges, local tools); its next one replaces its own that did least and is not publishing
+  /** Of RTMP_MAX_CONNECTIONS, slots connections still in the RTMP handshake cannot take (kept for sessions past it); default a tenth of it. */
+  RTMP_RESERVED_CONNECTIONS: z.coerce.number().int().min(1).optional(),
   RTMP_HANDSHAKE_TIMEOUT_SEC: int(10, 1), // a connection must start publishing (or a local play) within this
   RTMP_IDLE_TIMEOUT_SEC: int(30, 1), // a connection with no bytes either way for this long is closed
   RTMP_MAX_MESSAGE_BYTES: int(16 * 1024 * 1024, 64 * 1024), // largest audio/video message (a keyframe); bigger ones close the connection
@@ -127,6 +130,7 @@ const configSchema = z.object({
   HLS_SEGMENT_SEC: int(2, 1), // target segment length (segments are cut on keyframes)
   HLS_LIST_SIZE: int(6, 2), // segments in the sliding playlist; older ones are deleted
   HLS_VIEWER_WINDOW_SEC: int(10, 2), // an HLS viewer counts while it fetched the playlist within this
+  HLS_VIEWERS_PER_IP: int(1, 1), // HLS viewers one address (an IPv6 /64) counts as, however many User-Agents it sends
   MEDIA_FFMPEG_MAX_BACKLOG_BYTES: int(8 * 1024 * 1024, 256 * 1024), // an ffmpeg (HLS) that falls this far behind its input is restarted
   THUMBNAIL_EVERY_SEC: int(10, 1), // a live room's preview snapshot is refreshed this often
   THUMBNAIL_WIDTH_PX: int(640, 64).pipe(z.number().max(3840)),
@@ -212,7 +216,8 @@ const configSchema = z.object({
   LOTTERY_RESULT_SHOW_SEC: int(3600, 0), // a drawn lottery stays in a room's state this long (or until the next one)
 });
 
-export type Config = z.infer<typeof configSchema> & {
+export type Config = Omit<z.infer<typeof configSchema>, 'RTMP_RESERVED_CONNECTIONS'> & {
+  RTMP_RESERVED_CONNECTIONS: number;
   publicUrl: string;
   mediaPublicUrl: string;
   rtmpPublicUrl: string;
@@ -247,12 +252,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const c = parsed.data;
   if ((c.WEBRTC_ICE_PORT_MIN > 0 || c.WEBRTC_ICE_PORT_MAX > 0) && !(c.WEBRTC_ICE_PORT_MIN > 0 && c.WEBRTC_ICE_PORT_MAX > c.WEBRTC_ICE_PORT_MIN))
     throw new ConfigError('invalid configuration:\n  WEBRTC_ICE_PORT_MIN, WEBRTC_ICE_PORT_MAX: give both, with MIN < MAX (or neither)');
+  const RTMP_RESERVED_CONNECTIONS = c.RTMP_RESERVED_CONNECTIONS ?? Math.max(1, Math.floor(c.RTMP_MAX_CONNECTIONS / 10));
+  if (RTMP_RESERVED_CONNECTIONS >= c.RTMP_MAX_CONNECTIONS)
+    throw new ConfigError('invalid configuration:\n  RTMP_RESERVED_CONNECTIONS: must be less than RTMP_MAX_CONNECTIONS (connections in the RTMP handshake need a slot too)');
   const dataDir = path.resolve(c.DATA_DIR);
   const publicUrl = (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/$/, '');
   const mediaPublicUrl = (c.MEDIA_PUBLIC_URL ?? `http://localhost:${c.MEDIA_HTTP_PORT}`).replace(/\/$/, '');
   const rtmpPublicUrl = c.RTMP_PUBLIC_URL ?? `rtmp://localhost:${c.RTMP_PORT}/live`;
   const jwtSecret = c.JWT_SECRET ?? persistentSecret(dataDir, 'jwtSecret');
-  return { ...c, dataDir, publicUrl, mediaPublicUrl, rtmpPublicUrl, jwtSecret };
+  return { ...c, RTMP_RESERVED_CONNECTIONS, dataDir, publicUrl, mediaPublicUrl, rtmpPublicUrl, jwtSecret };
 }
 
 /** A secret generated on first start and kept, so restarts keep sessions valid. */

@@ -1,7 +1,11 @@
 // Composition root: read the config, start the roles, stop cleanly on signals.
 import { ConfigError, loadConfig } from './config.ts';
 import { DataDirInUseError } from './db/data-dir-lock.ts';
+import { maskProcessOutput, maskStreamKeys } from './logger.ts';
 import { startLiveroom } from './server.ts';
+
+// stream keys must not reach the output by any way (a dependency's console, a start-up error)
+maskProcessOutput();
 
 let config;
 try {
@@ -22,7 +26,9 @@ try {
     process.stderr.write(`liveroom: ${e.message}\n`);
     process.exit(2);
   }
-  throw e;
+  // Node would print an uncaught error straight to the stderr file descriptor, unmasked (it may carry the media process's last words)
+  process.stderr.write(`liveroom: could not start: ${maskStreamKeys(String((e as Error)?.stack ?? e))}\n`);
+  process.exit(1);
 }
 process.stdout.write(`Liveroom is running at ${config.publicUrl} (API docs: ${config.publicUrl}/api/docs)\n`);
 

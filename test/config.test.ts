@@ -53,6 +53,8 @@ describe('configuration', () => {
       [{ PASSWORD_MIN_LENGTH: '4' }, 'PASSWORD_MIN_LENGTH'],
       [{ TRUST_PROXY: 'yes please' }, 'TRUST_PROXY'],
       [{ TRUST_PROXY: 'loopback, 10.0.0.0/33' }, 'TRUST_PROXY'],
+      [{ RTMP_MAX_CONNECTIONS: '10', RTMP_RESERVED_CONNECTIONS: '10' }, 'RTMP_RESERVED_CONNECTIONS'],
+      [{ RTMP_MAX_CONNECTIONS_PER_IP: '0' }, 'RTMP_MAX_CONNECTIONS_PER_IP'],
     ];
     for (const [env, name] of cases) {
       assert.throws(() => loadConfig({ DATA_DIR: dataDir, ...env }), (e: unknown) => e instanceof ConfigError && new RegExp(`^  ${name}[.:]`, 'm').test(e.message), JSON.stringify(env));

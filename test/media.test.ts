@@ -16,13 +16,14 @@ import { pino } from 'pino';
 import WebSocket from 'ws';
 import type { EventMap } from '../src/domain/events.ts';
 import { RoomOutputs } from '../src/media/room-outputs.ts';
+import { createRtmpSlots, type RtmpSlot, type RtmpSlots } from '../src/media/rtmp-slots.ts';
 import { startTestApp, uniqueName, type TestApp } from './helpers/app.ts';
 import { dbKinds } from './helpers/db.ts';
 import { firstCodedVideo, FLV_VIDEO, FlvTagReader, isKeyframe, isSequenceHeader, type FlvTag } from './helpers/flv.ts';
 import { anonymous, until } from './helpers/live.ts';
 import {
   alive, connectCommand, createStreamCommand, exitsWithin, ffmpegsMentioning, ffprobe, getRoom, handshake, MEDIA_ENV, newRoom, publishCommand, push, PUSH_HEIGHT, PUSH_WIDTH,
-  rawRtmp, readFlv, rtmpMessage, sessions, setChunkSize, waitStatus, type Push,
+  rawRtmp, readFlv, rtmpMessage, sessions, setChunkSize, spawnServer, waitStatus, type Push,
 } from './helpers/media.ts';
 import { eventually } from './helpers/wait.ts';
 
@@ -471,6 +472,147 @@ describe('media: isolation (pglite)', () => {
       await own.close();
       assert.equal(alive(pid), false, 'the media process is gone');
       assert.deepEqual(ffmpegsMentioning(dir), []);
+    }
+  });
+});
+
+describe('media: RTMP connection slots (pglite)', () => {
+  test('idle sockets held on the RTMP port (each reopened when dropped) past RTMP_MAX_CONNECTIONS: a publisher with a valid key still goes live', async () => {
+    const max = 20;
+    const app = await startTestApp('pglite', { ...MEDIA_ENV, ROLES: 'http,jobs,media', RTMP_MAX_CONNECTIONS: String(max), RTMP_RESERVED_CONNECTIONS: '5' });
+    const sockets = new Set<net.Socket>();
+    let flooding = true;
+    let opened = 0;
+    let p: Push | undefined;
+    try {
+      const port = app.media!.ports().rtmp;
+      // plain TCP, never a byte: each one the server drops (deadline, limit) comes straight back
+      const open = () => {
+        if (!flooding) return;
+        const s = net.connect(port, '127.0.0.1');
+        opened++;
+        sockets.add(s);
+        s.on('error', () => {});
+        s.once('close', () => {
+          sockets.delete(s);
+          setImmediate(open);
+        });
+      };
+      for (let i = 0; i < max * 2; i++) open();
+      // the flood holds the port before the publisher comes
+      await eventually(() => opened >= max * 3, 'the flood cycling');
+      const r = await newRoom(app);
+      const before = opened;
+      p = push(r.rtmpUrl);
+      await waitStatus(app, r.roomId, 'live', 20_000);
+      const viewer = readFlv(r.playback.flv);
+      await eventually(() => firstCodedVideo(viewer.tags), 'video through the flood');
+      viewer.close();
+      assert.ok(p.running(), 'the publisher is still pushing');
+      assert.ok(opened > before + max, `the flood went on meanwhile (${opened - before} sockets opened)`);
+    } finally {
+      flooding = false;
+      for (const s of sockets) s.destroy();
+      p?.kill();
+      await app.close();
+    }
+  });
+});
+
+describe('media: RTMP connection accounting', () => {
+  const admitAll = (slots: RtmpSlots, address: string, n: number) => {
+    const out: { slot: RtmpSlot | null; dropped: boolean }[] = [];
+    for (let i = 0; i < n; i++) {
+      const c = { slot: null as RtmpSlot | null, dropped: false };
+      c.slot = slots.admit(address, () => (c.dropped = true));
+      out.push(c);
+    }
+    return out;
+  };
+
+  test('one address gets a bounded share: its next connection replaces its own oldest, other addresses are untouched', () => {
+    const slots = createRtmpSlots({ maxConnections: 100, maxPerAddress: 3, reserved: 10 });
+    const other = admitAll(slots, '198.51.100.7', 2);
+    const flood = admitAll(slots, '203.0.113.9', 50);
+    assert.equal(slots.counts().total, 5, 'three from the flooding address, two from the other');
+    assert.deepEqual(flood.flatMap((c, i) => (c.dropped ? [] : [i])), [47, 48, 49], 'each newcomer of the address replaced its oldest');
+    assert.ok(other.every((c) => c.slot && !c.dropped));
+    // a publishing session of the address is never the one replaced
+    flood[47]!.slot!.started();
+    admitAll(slots, '203.0.113.9', 5);
+    assert.equal(flood[47]!.dropped, false);
+    // loopback (WHIP bridges, local tools) has no share of its own
+    assert.ok(admitAll(slots, '127.0.0.1', 20).every((c) => c.slot && !c.dropped));
+    // one IPv6 /64 is one address
+    const v6 = [...admitAll(slots, '2001:db8::1', 3), ...admitAll(slots, '2001:db8::2:3', 1)];
+    assert.deepEqual(v6.map((c) => c.dropped), [true, false, false, false]);
+  });
+
+  test('connections in the handshake never take the reserved slots; a full pool drops the one that did least, oldest first', () => {
+    const slots = createRtmpSlots({ maxConnections: 10, maxPerAddress: 1000, reserved: 3 });
+    const idle = admitAll(slots, '203.0.113.9', 20);
+    assert.deepEqual(slots.counts(), { total: 7, handshaking: 7, started: 0 }, 'at most 10 - 3 in the handshake');
+    // a publisher: its bytes make it more than an idle socket, and past the handshake it leaves their pool
+    const [pub] = admitAll(slots, '198.51.100.7', 1);
+    pub!.slot!.received();
+    admitAll(slots, '203.0.113.9', 30);
+    assert.equal(pub!.dropped, false, 'idle sockets go first');
+    pub!.slot!.handshakeDone();
+    const more = admitAll(slots, '203.0.113.9', 30);
+    assert.equal(pub!.dropped, false);
+    assert.equal(slots.counts().total, 8);
+    assert.ok(more.at(-1)!.slot && !more.at(-1)!.dropped, 'the newest idle socket got in');
+    assert.ok(idle[0]!.dropped, 'the oldest was dropped for it');
+    // started sessions fill every slot: a newcomer is refused, nobody is dropped
+    const pubs = admitAll(slots, '192.0.2.1', 2);
+    for (const c of [pub!, ...pubs]) {
+      c.slot!.handshakeDone();
+      c.slot!.started();
+    }
+    for (const c of admitAll(slots, '192.0.2.2', 7)) {
+      c.slot!.handshakeDone();
+      c.slot!.started();
+    }
+    assert.deepEqual(slots.counts(), { total: 10, handshaking: 0, started: 10 });
+    const [late] = admitAll(slots, '192.0.2.3', 1);
+    assert.equal(late!.slot, null);
+    assert.ok(![pub!, ...pubs].some((c) => c.dropped));
+  });
+});
+
+describe('media: the server log', () => {
+  test('stream keys never reach the log, whatever path an encoder pushes them in', async () => {
+    // trace: node-media-server's own lines too (its info and debug name the stream path)
+    const server = await spawnServer({ LOG_LEVEL: 'trace' });
+    const pushes: Push[] = [];
+    try {
+      const r = await newRoom(server);
+      const base = r.rtmpUrl.slice(0, r.rtmpUrl.lastIndexOf('/')); // rtmp://host:port/live
+      const host = base.slice(0, -'/live'.length);
+      const k = r.key;
+      // the full ingest URL given as OBS's "Server" (the key twice), and other ways of getting it wrong
+      // (`/live/<key>?x=1` and `/live/<key>.flv` are the key itself to ffmpeg: they publish like the right one below)
+      const odd = [`${base}/${k}/${k}`, `${host}/${k}`, `${host}/${k}/live`, `${base}/${k}/`, `${base}/${k}/x`, `${base}/x${k}`, `${base}/${k}${k}`, `${base}/x-${k}-x`];
+      for (const url of odd) pushes.push(push(url));
+      // each is refused (node-media-server or the key check closes it)
+      await Promise.all(pushes.map((p, i) => exitsWithin(p, 20_000, odd[i]!)));
+      // and the right one, live and stopped
+      const ok = push(r.rtmpUrl);
+      pushes.push(ok);
+      await waitStatus(server, r.roomId, 'live');
+      ok.kill();
+      await waitStatus(server, r.roomId, 'ended');
+      // node-media-server's refusal of the key-in-the-app path is in the log (what leaked the key)
+      await eventually(() => server.output().includes('invalid stream path characters'), 'node-media-server refusing a path');
+      const log = server.output();
+      assert.match(log, /publishing/);
+      const at = log.indexOf(k);
+      assert.equal(at, -1, `the key is in the log: ${log.slice(Math.max(0, at - 300), at + 100)}`);
+      // nor any part of it long enough to matter
+      assert.equal(log.includes(k.slice(3, 19)), false, 'a part of the key is in the log');
+    } finally {
+      for (const p of pushes) p.kill();
+      await server.close();
     }
   });
 });

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,8 @@ import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { loadConfig } from '../src/config.ts';
+import { addressGroup } from '../src/media/address.ts';
+import { createHlsServer } from '../src/media/hls.ts';
 import { createFlvPlayback, flvPlaybackSettings, FLV_DEFAULTS, type FlvPlayback } from '../src/media/playback.ts';
 import { firstCodedVideo, FlvTagReader, FLV_AUDIO, FLV_VIDEO, isKeyframe, isSequenceHeader, type FlvTag } from './helpers/flv.ts';
 import { freePort } from './helpers/server-process.ts';
@@ -509,4 +512,52 @@ test('the FLV settings in config.ts default to the playback defaults', () => {
   const config = loadConfig({ JWT_SECRET: 'x'.repeat(32), DATA_DIR: tmpdir() });
   assert.deepEqual(flvPlaybackSettings(config), FLV_DEFAULTS);
   assert.equal(flvPlaybackSettings(loadConfig({ JWT_SECRET: 'x'.repeat(32), DATA_DIR: tmpdir(), FLV_MAX_VIEWERS: '7' })).maxViewers, 7);
+});
+
+describe('HLS viewer counts', () => {
+  test('playlist GETs from one address with hundreds of User-Agents count as one viewer; another address is another', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'liveroom-hls-'));
+    await mkdir(path.join(dir, 'r1'));
+    await writeFile(path.join(dir, 'r1', 'index.m3u8'), '#EXTM3U\n#EXT-X-TARGETDURATION:2\n');
+    const hls = createHlsServer({ dir, viewerWindowMs: 60_000, maxViewersPerRoom: 20_000, viewersPerAddress: 1 });
+    const server = http.createServer((req, res) => {
+      if (!hls.handle(req, res)) res.writeHead(404).end();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as net.AddressInfo;
+    const get = (ua: string, localAddress?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port, path: '/hls/r1/index.m3u8', headers: { 'user-agent': ua }, localAddress }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+      });
+    try {
+      assert.equal(await get('player-0'), 200);
+      assert.deepEqual(hls.viewerCounts(), { r1: 1 });
+      // the inflation: 1,000 fetches from one address under 500 User-Agents
+      for (let round = 0; round < 20; round++) {
+        const statuses = await Promise.all(Array.from({ length: 50 }, (_, i) => get(`player-${(round * 50 + i) % 500}`)));
+        assert.ok(statuses.every((st) => st === 200));
+      }
+      assert.deepEqual(hls.viewerCounts(), { r1: 1 }, 'one address is one HLS viewer');
+      // a second address (127.0.0.2 is loopback too on Linux) is a second viewer
+      assert.equal(await get('player-0', '127.0.0.2'), 200);
+      assert.deepEqual(hls.viewerCounts(), { r1: 2 });
+    } finally {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+test('HLS viewers are counted by IPv4 address (also IPv4-mapped) and by IPv6 /64', () => {
+  assert.equal(addressGroup('203.0.113.9'), '203.0.113.9');
+  assert.equal(addressGroup('::ffff:203.0.113.9'), '203.0.113.9');
+  assert.equal(addressGroup('2001:db8::1'), '2001:db8:0:0::/64');
+  assert.equal(addressGroup('2001:db8:0:0:dead:beef:1:2'), '2001:db8:0:0::/64');
+  assert.equal(addressGroup('2001:0db8:0000:0000::7'), '2001:db8:0:0::/64');
+  assert.notEqual(addressGroup('2001:db8:0:1::1'), addressGroup('2001:db8::1'));
 });

@@ -1,12 +1,16 @@
 // Serves the HLS that ffmpeg writes under DATA_DIR/hls/<roomId>/ on the media
-// HTTP server (beside FLV), and counts HLS viewers: distinct requesters
-// (address + user agent) of a room's playlist within a recent window, since an
-// HLS player refetches the playlist about once per segment.
+// HTTP server (beside FLV), and counts HLS viewers: requesters of a room's
+// playlist within a recent window, since an HLS player refetches the playlist
+// about once per segment. A requester is an address (an IPv6 /64, what one
+// host or home is given) with at most HLS_VIEWERS_PER_IP user agents: the
+// User-Agent is the client's to choose, so counting each one let one address
+// with 500 of them show 500 viewers.
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type http from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
+import { addressGroup } from './address.ts';
 import { CORS_HEADERS } from './playback.ts';
 
 const HLS_PATH = /^\/hls\/([A-Za-z0-9_-]{1,128})\/(index\.m3u8|seg-\d{1,20}\.ts)$/;
@@ -19,27 +23,51 @@ export interface HlsServer {
   forget(roomId: string): void;
 }
 
-export function createHlsServer(opts: { dir: string; viewerWindowMs: number; maxViewersPerRoom: number }): HlsServer {
-  /** roomId -> requester -> last playlist fetch (ms). */
-  const seen = new Map<string, Map<string, number>>();
+interface Viewers {
+  /** requester (address + user agent) -> its address and last playlist fetch (ms); stalest first. */
+  byAgent: Map<string, { address: string; at: number }>;
+  /** address -> its requesters in byAgent (at most viewersPerAddress). */
+  byAddress: Map<string, Set<string>>;
+}
 
-  const prune = (roomId: string, viewers: Map<string, number>, now: number) => {
+export function createHlsServer(opts: { dir: string; viewerWindowMs: number; maxViewersPerRoom: number; viewersPerAddress: number }): HlsServer {
+  const seen = new Map<string, Viewers>();
+
+  const drop = (v: Viewers, who: string) => {
+    const e = v.byAgent.get(who);
+    if (!e) return;
+    v.byAgent.delete(who);
+    const mine = v.byAddress.get(e.address);
+    mine?.delete(who);
+    if (mine?.size === 0) v.byAddress.delete(e.address);
+  };
+
+  const prune = (roomId: string, v: Viewers, now: number) => {
     // Map order is insertion order and a refetch re-inserts: the stalest come first
-    for (const [k, at] of viewers) {
-      if (now - at <= opts.viewerWindowMs) break;
-      viewers.delete(k);
+    for (const [who, e] of v.byAgent) {
+      if (now - e.at <= opts.viewerWindowMs) break;
+      drop(v, who);
     }
-    if (viewers.size === 0) seen.delete(roomId);
+    if (v.byAgent.size === 0) seen.delete(roomId);
   };
 
   const countViewer = (roomId: string, req: http.IncomingMessage) => {
     const now = Date.now();
-    let viewers = seen.get(roomId);
-    if (!viewers) seen.set(roomId, (viewers = new Map()));
-    const who = `${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`;
-    viewers.delete(who);
-    if (viewers.size < opts.maxViewersPerRoom) viewers.set(who, now);
-    prune(roomId, viewers, now);
+    let v = seen.get(roomId);
+    if (!v) seen.set(roomId, (v = { byAgent: new Map(), byAddress: new Map() }));
+    const address = addressGroup(req.socket.remoteAddress ?? '');
+    const who = `${address}|${req.headers['user-agent'] ?? ''}`;
+    drop(v, who);
+    let mine = v.byAddress.get(address);
+    // past its share, an address's new user agent takes the place of its stalest one: the count stays
+    if (mine && mine.size >= opts.viewersPerAddress) drop(v, mine.values().next().value!);
+    if (v.byAgent.size < opts.maxViewersPerRoom) {
+      v.byAgent.set(who, { address, at: now });
+      mine = v.byAddress.get(address);
+      if (!mine) v.byAddress.set(address, (mine = new Set()));
+      mine.add(who);
+    }
+    prune(roomId, v, now);
   };
 
   const notFound = (res: http.ServerResponse) => {
@@ -98,7 +126,7 @@ export function createHlsServer(opts: { dir: string; viewerWindowMs: number; max
       const out: Record<string, number> = {};
       for (const [roomId, viewers] of seen) {
         prune(roomId, viewers, now);
-        if (viewers.size > 0) out[roomId] = viewers.size;
+        if (viewers.byAgent.size > 0) out[roomId] = viewers.byAgent.size;
       }
       return out;
     },

@@ -10,8 +10,8 @@ export interface MediaSettings {
   logLevel: string;
   ffmpegPath?: string;
   flv: { maxViewerBufferBytes: number; maxGopBytes: number; maxBatchDelayMs: number; maxViewers: number };
-  rtmp: { maxConnections: number; handshakeTimeoutMs: number; idleTimeoutMs: number; maxMessageBytes: number; maxCommandBytes: number; maxChunkStreams: number };
-  hls: { segmentSec: number; listSize: number; viewerWindowMs: number; maxBacklogBytes: number };
+  rtmp: { maxConnections: number; maxConnectionsPerAddress: number; reservedConnections: number; handshakeTimeoutMs: number; idleTimeoutMs: number; maxMessageBytes: number; maxCommandBytes: number; maxChunkStreams: number };
+  hls: { segmentSec: number; listSize: number; viewerWindowMs: number; viewersPerAddress: number; maxBacklogBytes: number };
   thumbnail: { everyMs: number; widthPx: number };
   /** The whole request (headers and body) must arrive within this on the playback/WebRTC port (GET streams are not cut: their request is complete at once). */
   httpRequestTimeoutMs: number;

@@ -13,7 +13,7 @@ import { rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { createLogger } from '../logger.ts';
+import { createLogger, maskProcessOutput } from '../logger.ts';
 import { ffmpegPath } from './ffmpeg.ts';
 import { createHlsServer, type HlsServer } from './hls.ts';
 import type { AuthorizeAnswer, ChildMessage, MediaRequest, MediaSettings, ParentMessage, StartedAnswer } from './ipc.ts';
@@ -52,6 +52,8 @@ function ask<T>(req: MediaRequest): Promise<T> {
 }
 
 async function main(settings: MediaSettings): Promise<void> {
+  // stream keys pass through here (publish paths): none may reach the log, from pino or from a dependency's console
+  maskProcessOutput();
   const logger: Logger = createLogger(settings.logLevel, 'liveroom-media');
   const fatal = (err: unknown) => {
     logger.fatal({ err }, 'media process failed');
@@ -70,6 +72,7 @@ async function main(settings: MediaSettings): Promise<void> {
   const hls: HlsServer = createHlsServer({
     dir: path.join(settings.dataDir, 'hls'),
     viewerWindowMs: settings.hls.viewerWindowMs,
+    viewersPerAddress: settings.hls.viewersPerAddress,
     maxViewersPerRoom: settings.flv.maxViewers,
   });
   // WHIP publishers come in on the playback port and are bridged to RTMP (rtmpPort is known once ingest listens)

@@ -8,10 +8,13 @@
 // messages are bounded in size (a 16 MB length field would otherwise allocate
 // 16 MB per chunk stream), chunk streams per connection are bounded, a chunk
 // size of 0 is refused; a connection must reach publish (or a local play)
-// within a deadline and is closed when idle.
+// within a deadline and is closed when idle. Who gets a connection at all
+// (per-address shares, slots kept for sessions past the handshake): rtmp-slots.ts.
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Logger } from 'pino';
+import { maskStreamKeys } from '../logger.ts';
+import { createRtmpSlots, type RtmpSlot } from './rtmp-slots.ts';
 
 const require = createRequire(import.meta.url);
 const NodeMediaServer = require('node-media-server') as new (config: object) => { on(event: string, fn: (s: NmsSession) => void): void; stop(): Promise<void> };
@@ -64,6 +67,9 @@ export interface NmsBroadcast {
 
 export interface RtmpLimits {
   maxConnections: number;
+  maxConnectionsPerAddress: number;
+  /** Slots kept for sessions past the RTMP handshake (see rtmp-slots.ts). */
+  reservedConnections: number;
   handshakeTimeoutMs: number;
   idleTimeoutMs: number;
   maxMessageBytes: number;
@@ -129,6 +135,8 @@ const PUBLISH_PATH = /^\/live\/([A-Za-z0-9_-]{1,200})$/;
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 const MEDIA_TYPES = new Set([8, 9, 22]); // audio, video, aggregate
 const MAX_CHUNK_SIZE = 0x7fffffff;
+/** C0 + C1 + C2: a client that sent this much is past the RTMP handshake. */
+const HANDSHAKE_BYTES = 1 + 1536 * 2;
 
 let limits: RtmpLimits | undefined;
 let patched = false;
@@ -172,13 +180,17 @@ function patchParser(): void {
   };
 }
 
-/** node-media-server logs with console.log; its lines go to pino instead, keys masked. */
+/**
+ * node-media-server logs with console.log; its lines go to pino instead, keys
+ * masked (its lines name stream paths in several forms, e.g. `app=live/<key>,
+ * name=<key>` for a key pushed twice; createLogger's loggers mask again).
+ */
 function routeNmsLogs(logger: Logger): void {
   const log = logger.child({ module: 'nms' });
   const levels: Record<string, 'trace' | 'debug' | 'info' | 'warn'> = { trace: 'trace', debug: 'trace', info: 'debug', warn: 'warn', error: 'warn' };
   nmsLogger.log = (message: string, level = 'info') => {
     const lvl = levels[level] ?? 'debug';
-    if (log.isLevelEnabled(lvl)) log[lvl](String(message).replace(/\/live\/[A-Za-z0-9_-]+/g, '/live/***'));
+    if (log.isLevelEnabled(lvl)) log[lvl](maskStreamKeys(String(message)));
   };
 }
 
@@ -189,8 +201,14 @@ export async function startRtmpIngest(opts: RtmpIngestOptions): Promise<RtmpInge
   routeNmsLogs(opts.logger);
   // Sets node-media-server's global context (config, events); no listener of its own.
   const nms = new NodeMediaServer({ bind: opts.host });
-  /** Sessions that reached publish or play: exempt from the handshake deadline. */
+  /** Sessions that reached publish or play: exempt from the handshake deadline, never dropped to make room. */
   const started = new WeakSet<object>();
+  const slots = createRtmpSlots({ maxConnections: opts.limits.maxConnections, maxPerAddress: opts.limits.maxConnectionsPerAddress, reserved: opts.limits.reservedConnections });
+  const slotOf = new WeakMap<object, RtmpSlot>();
+  const start = (session: object) => {
+    started.add(session);
+    slotOf.get(session)?.started();
+  };
 
   nms.on('prePublish', (session) => {
     const socket = session.socket;
@@ -201,7 +219,7 @@ export async function startRtmpIngest(opts: RtmpIngestOptions): Promise<RtmpInge
       else session.close();
       return;
     }
-    started.add(session);
+    start(session);
     const publisher: Publisher = {
       id: session.id,
       key: m[1]!,
@@ -223,14 +241,36 @@ export async function startRtmpIngest(opts: RtmpIngestOptions): Promise<RtmpInge
       session.socket.destroy();
       return;
     }
-    started.add(session);
+    start(session);
   });
 
   const sockets = new Set<net.Socket>();
+  let refusedLogged = 0;
   const server = net.createServer({ noDelay: true }, (socket) => {
+    const address = socket.remoteAddress ?? '';
+    const slot = slots.admit(address, () => socket.destroy());
+    if (!slot) {
+      // its address's share or the whole pool is held by publishing sessions: nothing to make room from (logged at most once a minute)
+      if (Date.now() - refusedLogged > 60_000) {
+        refusedLogged = Date.now();
+        log.warn({ ip: address, ...slots.counts() }, 'RTMP connection refused: no slot (RTMP_MAX_CONNECTIONS_PER_IP or RTMP_MAX_CONNECTIONS)');
+      }
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
     socket.setTimeout(opts.limits.idleTimeoutMs, () => socket.destroy());
+    let bytesIn = 0;
+    const progress = (d: Buffer) => {
+      bytesIn += d.length;
+      slot.received();
+      if (bytesIn < HANDSHAKE_BYTES) return;
+      slot.handshakeDone();
+      socket.off('data', progress);
+    };
+    socket.on('data', progress);
     const session = new RtmpSession(socket);
+    slotOf.set(session, slot);
     session.rtmp.lrOnFail = (reason) => {
       log.info({ ip: socket.remoteAddress, reason }, 'RTMP connection closed');
       socket.destroy();
@@ -243,9 +283,9 @@ export async function startRtmpIngest(opts: RtmpIngestOptions): Promise<RtmpInge
     socket.once('close', () => {
       clearTimeout(deadline);
       sockets.delete(socket);
+      slot.release();
     });
   });
-  server.maxConnections = opts.limits.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {

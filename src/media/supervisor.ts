@@ -153,6 +153,8 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
     },
     rtmp: {
       maxConnections: config.RTMP_MAX_CONNECTIONS,
+      maxConnectionsPerAddress: config.RTMP_MAX_CONNECTIONS_PER_IP,
+      reservedConnections: config.RTMP_RESERVED_CONNECTIONS,
       handshakeTimeoutMs: config.RTMP_HANDSHAKE_TIMEOUT_SEC * 1000,
       idleTimeoutMs: config.RTMP_IDLE_TIMEOUT_SEC * 1000,
       maxMessageBytes: config.RTMP_MAX_MESSAGE_BYTES,
@@ -163,6 +165,7 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
       segmentSec: config.HLS_SEGMENT_SEC,
       listSize: config.HLS_LIST_SIZE,
       viewerWindowMs: config.HLS_VIEWER_WINDOW_SEC * 1000,
+      viewersPerAddress: config.HLS_VIEWERS_PER_IP,
       maxBacklogBytes: config.MEDIA_FFMPEG_MAX_BACKLOG_BYTES,
     },
     thumbnail: { everyMs: config.THUMBNAIL_EVERY_SEC * 1000, widthPx: config.THUMBNAIL_WIDTH_PX },

@@ -3,9 +3,12 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import assert from 'node:assert/strict';
-import { uniqueName, type TestApp } from './app.ts';
+import { httpClient, uniqueName, type HttpClient, type TestApp } from './app.ts';
 import { FlvTagReader, type FlvTag } from './flv.ts';
 import { eventually } from './wait.ts';
 
@@ -30,15 +33,15 @@ interface Created {
   playback: { flv: string; wsFlv: string; hls: string };
 }
 
-export async function newRoom(app: TestApp, json: Record<string, unknown> = {}): Promise<Created> {
+export async function newRoom(app: { http: HttpClient }, json: Record<string, unknown> = {}): Promise<Created> {
   const u = await app.http.register(uniqueName('media'));
   const r = await app.http.request('POST', '/api/rooms', { token: u.token, json: { title: 'Test pattern', ...json } });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   return { token: u.token, userId: u.id, roomId: r.body.room.id, key: r.body.ingest.streamKey, rtmpUrl: r.body.ingest.rtmpUrl, playback: r.body.room.playback };
 }
 
-export const getRoom = async (app: TestApp, id: string) => (await app.http.request('GET', `/api/rooms/${id}`)).body.room;
-export const waitStatus = (app: TestApp, id: string, status: string, ms = 20_000) =>
+export const getRoom = async (app: { http: HttpClient }, id: string) => (await app.http.request('GET', `/api/rooms/${id}`)).body.room;
+export const waitStatus = (app: { http: HttpClient }, id: string, status: string, ms = 20_000) =>
   eventually(async () => {
     const room = await getRoom(app, id);
     return room.status === status && !room.interrupted ? room : undefined;
@@ -217,6 +220,79 @@ export const createStreamCommand = () => rtmpMessage(3, 20, 0, Buffer.concat([am
 export const publishCommand = (name: string) => rtmpMessage(8, 20, 1, Buffer.concat([amfString('publish'), amfNumber(3), amfNull(), amfString(name), amfString('live')]));
 
 // --- processes ----------------------------------------------------------------
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export interface ServerProcess {
+  http: HttpClient;
+  /** Everything the server and its media process wrote to stdout and stderr so far. */
+  output(): string;
+  close(): Promise<void>;
+}
+
+/**
+ * `src/main.ts` as its own process (PGlite in a fresh DATA_DIR, media on free
+ * ports), its output captured: for tests of what lands in the server log.
+ */
+export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
+  const root = path.resolve(import.meta.dirname, '../..');
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'liveroom-proc-'));
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(root, 'src/main.ts')], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      ...MEDIA_ENV,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      RTMP_PORT: String(await freePort()),
+      MEDIA_HTTP_PORT: String(await freePort()),
+      DATA_DIR: dataDir,
+      JWT_SECRET: 'proc-test-secret-proc-test-secret-0123',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = once(child, 'exit');
+  const http = httpClient(`http://127.0.0.1:${port}`);
+  const close = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      await close();
+      throw new Error(`server exited ${child.exitCode}: ${out.slice(-4000)}`);
+    }
+    // main.ts prints this once every role (media too) is up
+    if (out.includes('Liveroom is running')) break;
+    if (Date.now() > deadline) {
+      await close();
+      throw new Error(`server did not start: ${out.slice(-4000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { http, output: () => out, close };
+}
 
 export function alive(pid: number | undefined): boolean {
   if (!pid) return false;
