@@ -10,6 +10,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { httpClient, uniqueName, type HttpClient, type TestApp } from './app.ts';
 import { FlvTagReader, type FlvTag } from './flv.ts';
+import { freePort } from './server-process.ts';
 import { eventually } from './wait.ts';
 
 /** A test app with the media role, short intervals and a short resume grace. */
@@ -221,16 +222,7 @@ export const publishCommand = (name: string) => rtmpMessage(8, 20, 1, Buffer.con
 
 // --- processes ----------------------------------------------------------------
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
+export { freePort };
 
 export interface ServerProcess {
   http: HttpClient;
