@@ -15,7 +15,7 @@ import { DomainError, isDomainError, isUniqueViolation } from './errors.ts';
 import type { EventBus } from './events.ts';
 import { newId } from './ids.ts';
 import { DRAW_ALGORITHM, draw as drawFrom, newSeed, seedHashOf } from './lottery-draw.ts';
-import { normalizeText } from './text.ts';
+import { normalizeText, textFault } from './text.ts';
 
 export type LotteryMethod = (typeof LOTTERY_METHODS)[number];
 
@@ -139,6 +139,8 @@ export function createLotteries(deps: LotteriesDeps) {
     const invalid = (field: string, message: string) => new DomainError('validation_failed', `${field}: ${message}`, { field });
     const prize = normalizeText(input.prize);
     if (prize.length === 0 || [...prize].length > settings.prizeMaxLength) throw invalid('prize', `1 to ${settings.prizeMaxLength} characters`);
+    const prizeFault = textFault(prize);
+    if (prizeFault) throw invalid('prize', prizeFault);
     if (!Number.isInteger(input.winners) || input.winners < 1 || input.winners > settings.maxWinners)
       throw invalid('winners', `an integer from 1 to ${settings.maxWinners}`);
     if (!Number.isInteger(input.durationSec) || input.durationSec < settings.minDurationSec || input.durationSec > settings.maxDurationSec)
@@ -149,6 +151,8 @@ export function createLotteries(deps: LotteriesDeps) {
       keyword = normalizeText(input.keyword ?? '');
       if (keyword.length === 0 || [...keyword].length > settings.keywordMaxLength)
         throw invalid('keyword', `a danmaku lottery needs a keyword of 1 to ${settings.keywordMaxLength} characters`);
+      const keywordFault = textFault(keyword);
+      if (keywordFault) throw invalid('keyword', keywordFault);
     } else if (input.keyword !== undefined) throw invalid('keyword', 'only a danmaku lottery has a keyword');
     if (input.method === 'gift') {
       if (!input.giftId) throw invalid('giftId', 'a gift lottery needs the gift to send');
