@@ -2,7 +2,7 @@
 // by default; with Redis, RedisPresence + RedisDriver so several processes
 // share rooms (matchmaking anywhere, each room lives in one process, clients
 // connect to that process's public address).
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { LocalDriver, LocalPresence, matchMaker, Server, type MatchMakerDriver, type Presence } from '@colyseus/core';
 import { RedisDriver } from '@colyseus/redis-driver';
 import { RedisPresence } from '@colyseus/redis-presence';
@@ -10,6 +10,7 @@ import { WebSocketTransport } from '@colyseus/ws-transport';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Services } from '../domain/services.ts';
+import { compileTrustProxy, pinClientAddress } from '../http/client-address.ts';
 import { liveRoomClass, type LiveRoomDeps, type LiveRoomSettings } from './live-room.ts';
 import { createRoomEvents, type RoomEvents } from './room-events.ts';
 import { rankingsRoomClass } from './rankings-room.ts';
@@ -102,6 +103,16 @@ export async function startRooms(opts: {
   // `join("rankings")`: every leaderboard, pushed as it changes.
   colyseus.define('rankings', rankingsRoomClass({ rankings: services.rankings, events: services.events, logger, items: config.RANKINGS_ROOM_ITEMS }));
   (colyseus as unknown as { bindRoutes(): void }).bindRoutes();
+  // Colyseus answers matchmaking and room sockets before Express and takes the client's address from
+  // X-Real-IP / X-Forwarded-For / X-Client-IP as sent; the address the audit log records (onAuth's
+  // ctx.ip, kept in client.auth) must follow TRUST_PROXY like REST. Prepended: runs before Colyseus.
+  const trust = compileTrustProxy(config.TRUST_PROXY);
+  opts.httpServer.prependListener('request', (req: IncomingMessage) => {
+    if (req.url?.startsWith('/matchmake/')) pinClientAddress(req, trust);
+  });
+  opts.httpServer.prependListener('upgrade', (req: IncomingMessage) => {
+    if (COLYSEUS_WS_PATH.test(req.url ?? '')) pinClientAddress(req, trust);
+  });
   await matchMaker.accept();
 
   let closing: Promise<void> | undefined;
