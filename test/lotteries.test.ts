@@ -427,6 +427,20 @@ for (const mode of modes) {
       const badFlag = await runVerify(app.url, l.id, ['--seed-hash', 'not-hex']);
       assert.equal(badFlag.code, 2, 'a malformed --seed-hash cannot check anything');
     });
+
+    test('a draw whose seed does not follow from its commitment (the lottery key changed) is refused and the lottery stays open', async () => {
+      const streamer = await newUser(app, 'streamer');
+      const roomId = await createRoom(app, streamer);
+      const l = (await create(streamer, roomId, { method: 'click', durationSec: 1 })).body.lottery;
+      // As if LOTTERY_SECRET had changed since it opened: the commitment is no longer the key's.
+      await app.services.database.db.execute(sql`UPDATE lotteries SET seed_hash = ${seedHashOf('00'.repeat(32))} WHERE id = ${l.id}`);
+      await eventually(() => Date.now() > Date.parse(l.endsAt), 'the end of the lottery');
+      await assert.rejects(app.services.lotteries.draw(l.id), /does not match its seedHash/);
+      const after = await getLottery(l.id);
+      assert.equal(after.status, 'open');
+      assert.equal(after.seed, null);
+      assert.equal((await query<{ seed: string | null }>(app.services.database, sql`SELECT seed FROM lotteries WHERE id = ${l.id}`))[0]!.seed, null);
+    });
   });
 }
 
