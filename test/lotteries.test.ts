@@ -31,6 +31,8 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ENV = {
   ...NO_SHEDDING,
   SIGNUP_BONUS: '1000',
+  // One app per mode registers every user of the file from one address.
+  REGISTER_PER_IP_PER_HOUR: '10000',
   CHAT_RATE_POINTS: '1000',
   LOTTERY_MIN_DURATION_SEC: '1',
   // The draw jobs are under test: the sweep (their safety net) stays out of the way.
