@@ -40,7 +40,7 @@ async function fromApi(base: string, id: string): Promise<VerifyInput & { algori
   return { status: l.status, algorithm: l.algorithm, seed: l.seed, seedHash: l.seedHash, entriesHash: l.entriesHash, winners: l.winners, winnerIds: l.winnerIds, entrants };
 }
 
-async function fromDatabase(argv: string[], id: string): Promise<VerifyInput & { algorithm: string; status: string }> {
+async function fromDatabase(argv: string[], id: string): Promise<VerifyInput & { algorithm: string; status: string; note?: string }> {
   const config = loadConfig(process.env, argv);
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: path.join(config.dataDir, 'pglite'), poolSize: 2, migrate: false });
   try {
@@ -65,7 +65,13 @@ async function fromDatabase(argv: string[], id: string): Promise<VerifyInput & {
       winners: l.winners,
       winnerIds: l.winnerIds ?? [],
       entrants,
-      commitments: [{ source: 'the audit entry lottery.create', seedHash: typeof created?.seedHash === 'string' ? created.seedHash : null }],
+      // No entry at all: the lottery was not made by the server (a missing record is no proof). An entry without
+      // seedHash: a lottery opened before the commitment was audited; only --seed-hash can speak for it.
+      commitments:
+        created && typeof created.seedHash !== 'string'
+          ? []
+          : [{ source: 'the audit entry lottery.create', seedHash: typeof created?.seedHash === 'string' ? created.seedHash : null }],
+      note: created && typeof created.seedHash !== 'string' ? `lottery ${id} opened before its seedHash was written to the audit log: only --seed-hash can tell a rewritten seed` : undefined,
       drawRecord: drawnEntry && { source: 'the audit entry lottery.draw', winnerIds: drawnEntry.winnerIds, entriesHash: drawnEntry.entriesHash },
     };
   } finally {
@@ -93,12 +99,13 @@ async function main(): Promise<number> {
     return 2;
   }
   if (seedHash !== undefined && !/^[0-9a-f]{64}$/i.test(seedHash)) throw new CannotCheck(`--seed-hash must be 64 hex digits (the seedHash shown when the lottery opened), not "${seedHash}"`);
-  const data = url ? await fromApi(url, id) : await fromDatabase(rest, id);
+  const data: Awaited<ReturnType<typeof fromDatabase>> = url ? await fromApi(url, id) : await fromDatabase(rest, id);
   if (data.status !== 'drawn') throw new CannotCheck(`lottery ${id} is ${data.status}: it has not been drawn yet`);
   if (data.algorithm !== DRAW_ALGORITHM) throw new CannotCheck(`lottery ${id} uses ${data.algorithm}; this tool knows ${DRAW_ALGORITHM}`);
   if (seedHash) data.commitments = [{ source: '--seed-hash', seedHash: seedHash.toLowerCase() }, ...(data.commitments ?? [])];
   // Over the API the only commitment kept apart is the checker's own.
   else if (url) process.stderr.write('lottery:verify: no --seed-hash given: the seedHash is the one the server shows now; give the one you saw when the lottery opened\n');
+  if (data.note) process.stderr.write(`lottery:verify: ${data.note}\n`);
   const report = verifyDraw(data);
   process.stdout.write(
     JSON.stringify({ lotteryId: id, match: report.match, checks: report.checks, entrants: data.entrants.length, winnerIds: data.winnerIds, derivedWinnerIds: report.derivedWinnerIds }, null, 2) + '\n',
