@@ -1,7 +1,7 @@
 // One typed configuration for every role. Values come from the environment and
 // from `--flag value` arguments (flags win); everything has an embedded default
 // so `npm start` needs nothing. A bad value stops start-up naming the setting.
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -47,6 +47,8 @@ const configSchema = z.object({
 
   // secrets: generated once into DATA_DIR/secrets.json when not given
   JWT_SECRET: z.string().min(32).optional(),
+  // Key of the lottery seeds (seed = HMAC(key, lottery id)); default derived from the JWT key, so every process that accepts the same tokens draws the same.
+  LOTTERY_SECRET: z.string().min(32).optional(),
   TOKEN_TTL_SEC: int(7 * 24 * 3600, 60),
 
   // gateway
@@ -222,6 +224,8 @@ export type Config = Omit<z.infer<typeof configSchema>, 'RTMP_RESERVED_CONNECTIO
   mediaPublicUrl: string;
   rtmpPublicUrl: string;
   jwtSecret: string;
+  /** LOTTERY_SECRET, or one derived from jwtSecret. */
+  lotterySecret: string;
   dataDir: string;
 };
 
@@ -260,7 +264,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const mediaPublicUrl = (c.MEDIA_PUBLIC_URL ?? `http://localhost:${c.MEDIA_HTTP_PORT}`).replace(/\/$/, '');
   const rtmpPublicUrl = c.RTMP_PUBLIC_URL ?? `rtmp://localhost:${c.RTMP_PORT}/live`;
   const jwtSecret = c.JWT_SECRET ?? persistentSecret(dataDir, 'jwtSecret');
-  return { ...c, RTMP_RESERVED_CONNECTIONS, dataDir, publicUrl, mediaPublicUrl, rtmpPublicUrl, jwtSecret };
+  // A key of its own, not the JWT key itself: knowing one says nothing of the other.
+  const lotterySecret = c.LOTTERY_SECRET ?? Buffer.from(hkdfSync('sha256', jwtSecret, '', 'liveroom lottery seeds', 32)).toString('base64url');
+  return { ...c, RTMP_RESERVED_CONNECTIONS, dataDir, publicUrl, mediaPublicUrl, rtmpPublicUrl, jwtSecret, lotterySecret };
 }
 
 /** A secret generated on first start and kept, so restarts keep sessions valid. */

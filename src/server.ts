@@ -7,11 +7,11 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Config } from './config.ts';
-import proxyaddr from 'proxy-addr';
 import { once, openDatabase, type Database } from './db/connect.ts';
 import { createLocalEventBus, createRedisEventBus, type EventBus } from './domain/events.ts';
 import { createServices, type Services } from './domain/services.ts';
 import { createApp, type HttpApp } from './http/app.ts';
+import { clientAddress, compileTrustProxy } from './http/client-address.ts';
 import { onClientError } from './http/client-errors.ts';
 import { createOpsApp } from './http/ops-app.ts';
 import { createJobRunner, defineAppJobs, drawJob, type JobRunner } from './jobs/index.ts';
@@ -112,7 +112,7 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
   });
   const port = (server.address() as AddressInfo).port;
   const gate = (http as Partial<HttpApp>).matchmake;
-  const trust = http.app.get('trust proxy fn') as Parameters<typeof proxyaddr>[1];
+  const trust = compileTrustProxy(config.TRUST_PROXY);
   const rooms = config.ROLES.includes('rooms')
     ? await startRooms({
         httpServer: server,
@@ -121,7 +121,7 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
         services,
         logger,
         handOverRequests: gate?.setHandler,
-        onUpgrade: gate && ((req) => gate.claimed(proxyaddr(req, trust))),
+        onUpgrade: gate && ((req) => gate.claimed(clientAddress(req, trust))),
       })
     : undefined;
   if (config.ROLES.includes('jobs')) await appJobs.start();

@@ -30,6 +30,8 @@ import { createRoom } from './helpers/wallet.ts';
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ENV = {
   SIGNUP_BONUS: '1000',
+  // One app per mode registers every user of the file from one address.
+  REGISTER_PER_IP_PER_HOUR: '10000',
   CHAT_RATE_POINTS: '1000',
   LOTTERY_MIN_DURATION_SEC: '1',
   // The draw jobs are under test: the sweep (their safety net) stays out of the way.
@@ -61,9 +63,14 @@ function resultOf(conn: LiveRoomConnection, lotteryId: string) {
   return p;
 }
 
-function runVerify(url: string, lotteryId: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function runVerify(url: string, lotteryId: string, extra: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runVerifyWith([lotteryId, '--url', url, ...extra]);
+}
+
+/** `lottery:verify` with these arguments (and environment: the database mode reads DATABASE_URL). */
+function runVerifyWith(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, 'scripts/lottery-verify.ts'), lotteryId, '--url', url], { cwd: root });
+    const child = spawn(process.execPath, [path.join(root, 'scripts/lottery-verify.ts'), ...args], { cwd: root, env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -364,6 +371,76 @@ for (const mode of modes) {
       await app.services.database.db.execute(sql`UPDATE lotteries SET winner_ids = ${JSON.stringify([stored[0], outsider.id])}::jsonb WHERE id = ${l.id}`);
       assert.equal((await runVerify(app.url, l.id)).code, 1);
       assert.equal((await runVerify(app.url, randomUUID())).code, 2);
+    });
+
+    test('lottery:verify refuses a seed, seedHash and winners replaced together, against --seed-hash and the audit log; the seed is not stored before the draw', async () => {
+      const streamer = await newUser(app, 'streamer');
+      const entrants = [await newUser(app, 'e'), await newUser(app, 'e'), await newUser(app, 'e')];
+      const roomId = await createRoom(app, streamer);
+      const viewer = await join({ client: anonymous(app) }, roomId);
+      const created = await create(streamer, roomId, { method: 'click', winners: 1, durationSec: 3 });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const l = created.body.lottery;
+      // What a viewer keeps: the seedHash of the reply, also in the room's lottery state.
+      const seen: string = l.seedHash;
+      await until(viewer, () => viewer.state.lottery.id === l.id && viewer.state.lottery.seedHash === seen, 'the commitment in the room state');
+      const stored = async () => (await query<{ seed: string | null; seed_hash: string }>(app.services.database, sql`SELECT seed, seed_hash FROM lotteries WHERE id = ${l.id}`))[0]!;
+      assert.equal((await stored()).seed, null, 'no seed in the database before the draw');
+      const createdAudit = await app.services.audit.list({ action: 'lottery.create', limit: 100 });
+      assert.equal(createdAudit.items.find((i) => i.target === l.id)?.details?.seedHash, seen, 'the commitment is in the append-only audit entry');
+      for (const e of entrants) assert.equal((await enterRest(e, l.id)).status, 201);
+      await eventually(async () => (await getLottery(l.id)).status === 'drawn', 'the draw', 30_000);
+      const drawn = await getLottery(l.id);
+      assert.equal((await stored()).seed, drawn.seed, 'the seed is stored once drawn');
+      assert.equal(seedHashOf(drawn.seed), seen);
+
+      const honest = await runVerify(app.url, l.id, ['--seed-hash', seen]);
+      assert.equal(honest.code, 0, honest.stderr);
+      const dbEnv = app.databaseUrl ? { DATABASE_URL: app.databaseUrl, DATA_DIR: app.dataDir, LOG_LEVEL: 'silent' } : undefined;
+      if (dbEnv) {
+        const fromDb = await runVerifyWith([l.id], dbEnv);
+        assert.equal(fromDb.code, 0, fromDb.stderr);
+      }
+
+      // Someone with the database picks a seed under which a chosen loser wins, and rewrites all three.
+      const ids = entrants.map((e) => e.id);
+      const chosen = ids.find((id) => !drawn.winnerIds.includes(id))!;
+      let forged = '';
+      for (let i = 0; !forged; i++) {
+        const s = seedHashOf(`${i}`.padStart(64, '0'));
+        if (drawWinners(s, drawn.entriesHash, sortEntrants(ids), 1)[0] === chosen) forged = s;
+      }
+      await app.services.database.db.execute(
+        sql`UPDATE lotteries SET seed = ${forged}, seed_hash = ${seedHashOf(forged)}, winner_ids = ${JSON.stringify([chosen])}::jsonb WHERE id = ${l.id}`,
+      );
+      assert.deepEqual((await getLottery(l.id)).winnerIds, [chosen]);
+      const caught = await runVerify(app.url, l.id, ['--seed-hash', seen]);
+      assert.equal(caught.code, 1, caught.stderr);
+      assert.match(caught.stderr, /FAIL seedHash = the commitment in --seed-hash/);
+      assert.match(caught.stderr, /MISMATCH/);
+      if (dbEnv) {
+        // From the database, the audit log's commitment (and its record of the draw) catch it without --seed-hash.
+        const fromDb = await runVerifyWith([l.id], dbEnv);
+        assert.equal(fromDb.code, 1, fromDb.stderr);
+        assert.match(fromDb.stderr, /FAIL seedHash = the commitment in the audit entry lottery.create/);
+        assert.equal((await runVerifyWith([l.id, '--seed-hash', seen], dbEnv)).code, 1);
+      }
+      const badFlag = await runVerify(app.url, l.id, ['--seed-hash', 'not-hex']);
+      assert.equal(badFlag.code, 2, 'a malformed --seed-hash cannot check anything');
+    });
+
+    test('a draw whose seed does not follow from its commitment (the lottery key changed) is refused and the lottery stays open', async () => {
+      const streamer = await newUser(app, 'streamer');
+      const roomId = await createRoom(app, streamer);
+      const l = (await create(streamer, roomId, { method: 'click', durationSec: 1 })).body.lottery;
+      // As if LOTTERY_SECRET had changed since it opened: the commitment is no longer the key's.
+      await app.services.database.db.execute(sql`UPDATE lotteries SET seed_hash = ${seedHashOf('00'.repeat(32))} WHERE id = ${l.id}`);
+      await eventually(() => Date.now() > Date.parse(l.endsAt), 'the end of the lottery');
+      await assert.rejects(app.services.lotteries.draw(l.id), /does not match its seedHash/);
+      const after = await getLottery(l.id);
+      assert.equal(after.status, 'open');
+      assert.equal(after.seed, null);
+      assert.equal((await query<{ seed: string | null }>(app.services.database, sql`SELECT seed FROM lotteries WHERE id = ${l.id}`))[0]!.seed, null);
     });
   });
 }

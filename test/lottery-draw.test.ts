@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { draw, drawWinners, entriesHashOf, seedHashOf, sortEntrants, verifyDraw } from '../src/domain/lottery-draw.ts';
+import { draw, drawWinners, entriesHashOf, seedFor, seedHashOf, sortEntrants, verifyDraw } from '../src/domain/lottery-draw.ts';
 
 const SEED = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
 const IDS = Array.from({ length: 10 }, (_, i) => `user-${String(i).padStart(2, '0')}`);
@@ -57,4 +57,36 @@ test('verifyDraw matches a real draw and catches an altered seed, entrant list o
   assert.equal(verifyDraw({ ...published, entrants: [...IDS, 'user-99'] }).match, false);
   assert.equal(verifyDraw({ ...published, winnerIds: [r.winnerIds[0]!, r.winnerIds[2]!, r.winnerIds[1]!] }).match, false, 'order matters');
   assert.equal(verifyDraw({ ...published, winnerIds: ['user-01', ...r.winnerIds.slice(1)] }).match, r.winnerIds[0] === 'user-01');
+});
+
+test('a seed, seedHash and winners replaced together pass alone, never against a commitment kept apart', () => {
+  const honest = draw(SEED, IDS, 1);
+  const committed = seedHashOf(SEED);
+  // a seed chosen so that another entrant wins, with its own hash and winners: consistent in itself
+  let forged = '';
+  for (let i = 0; !forged; i++) {
+    const s = createHash('sha256').update(`forge ${i}`).digest('hex');
+    if (draw(s, IDS, 1).winnerIds[0] !== honest.winnerIds[0]) forged = s;
+  }
+  const f = draw(forged, IDS, 1);
+  const tampered = { seed: forged, seedHash: seedHashOf(forged), entriesHash: f.entriesHash, winners: 1, winnerIds: f.winnerIds, entrants: IDS };
+  assert.equal(verifyDraw(tampered).match, true, 'self-consistent: only a commitment kept apart can tell');
+  const caught = verifyDraw({ ...tampered, commitments: [{ source: '--seed-hash', seedHash: committed }] });
+  assert.equal(caught.match, false);
+  assert.match(caught.checks.find((c) => !c.ok)!.name, /commitment in --seed-hash/);
+  assert.equal(verifyDraw({ ...tampered, commitments: [{ source: 'the audit entry lottery.create', seedHash: null }] }).match, false, 'a missing record is no proof');
+  const published = { seed: SEED, seedHash: committed, entriesHash: honest.entriesHash, winners: 1, winnerIds: honest.winnerIds, entrants: IDS };
+  assert.equal(verifyDraw({ ...published, commitments: [{ source: '--seed-hash', seedHash: committed }] }).match, true);
+  // the draw as the audit log recorded it must be the one published
+  const record = { source: 'the audit entry lottery.draw', winnerIds: honest.winnerIds, entriesHash: honest.entriesHash };
+  assert.equal(verifyDraw({ ...published, drawRecord: record }).match, true);
+  assert.equal(verifyDraw({ ...published, winnerIds: f.winnerIds, drawRecord: record }).match, false);
+});
+
+test('seeds come from the lottery key and the lottery id: the same pair gives the same seed, any other pair another', () => {
+  const key = 'k'.repeat(32);
+  assert.match(seedFor(key, 'a'), /^[0-9a-f]{64}$/);
+  assert.equal(seedFor(key, 'a'), seedFor(key, 'a'));
+  assert.notEqual(seedFor(key, 'a'), seedFor(key, 'b'));
+  assert.notEqual(seedFor(key, 'a'), seedFor('j'.repeat(32), 'a'));
 });

@@ -219,6 +219,8 @@ describe('web app in Chromium', { skip: !chromiumAvailable() && 'no /usr/bin/chr
 
     const { page } = viewer1;
     await page.getByTestId('lottery-prize').filter({ hasText: 'A signed poster' }).waitFor();
+    // the commitment a viewer keeps to check the draw later, in full while the lottery is open
+    await page.getByTestId('lottery-seed-hash').filter({ hasText: /\b[0-9a-f]{64}\b/ }).waitFor();
     await page.getByTestId('lottery-enter').click();
     await page.getByTestId('lottery-entered').waitFor();
     await c.getByTestId('lottery-entries').filter({ hasText: '1 entered' }).waitFor();

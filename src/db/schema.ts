@@ -390,8 +390,12 @@ export const lotteries = pgTable(
     giftId: text('gift_id'),
     followersOnly: boolean('followers_only').notNull().default(false),
     status: text('status', { enum: LOTTERY_STATUSES }).notNull().default('open'),
-    /** 32 random bytes, hex; revealed only once drawn. */
-    seed: text('seed').notNull(),
+    /**
+     * 32 bytes, hex: written at the draw (and revealed then). Before it the seed exists only as
+     * HMAC(LOTTERY_SECRET, id) (domain/lottery-draw.ts), so the database cannot leak it early.
+     * Lotteries opened before that rule keep the random seed they were created with.
+     */
+    seed: text('seed'),
     seedHash: text('seed_hash').notNull(),
     createdAt: createdAt(),
     endsAt: timestamp('ends_at', { withTimezone: true, mode: 'date' }).notNull(),

@@ -10,7 +10,7 @@ import { chatMessages, roomBans, roomChatModes, roomMutes } from '../db/schema.t
 import { recordAudit } from './audit.ts';
 import { DomainError } from './errors.ts';
 import { newId } from './ids.ts';
-import { CONTROL, codePoints, normalizeText } from './text.ts';
+import { codePoints, normalizeText, textFault } from './text.ts';
 
 export interface ChatUser {
   id: string;
@@ -162,7 +162,8 @@ export function createChat(deps: ChatDeps) {
         if (typeof input !== 'string') throw new DomainError('validation_failed', 'text must be a string');
         const text = normalizeText(input);
         if (text.length === 0) throw new DomainError('validation_failed', 'text must not be empty');
-        if (CONTROL.test(text)) throw new DomainError('validation_failed', 'text must not contain control characters');
+        const fault = textFault(text);
+        if (fault) throw new DomainError('validation_failed', `text ${fault}`);
         if (codePoints(text) > settings.maxLength)
           throw new DomainError('validation_failed', `text must be at most ${settings.maxLength} characters`);
         if (banned.has(user.id)) throw new DomainError('banned', 'you are banned from this room');

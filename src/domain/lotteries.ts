@@ -4,9 +4,13 @@
 // the keyword) or `gift` (sending the named gift) — optionally for followers
 // only. Every entry rule is checked here; each user enters once. At `endsAt` a
 // durable job calls draw(), which freezes the entrants, derives the winners
-// from the committed seed (domain/lottery-draw.ts) and reveals the seed, once:
-// the draw holds the lottery row's lock and does nothing for a lottery
-// already drawn, so a re-run job (a restart, a retry, the sweep) is harmless.
+// from the committed seed (domain/lottery-draw.ts) and reveals the seed. The
+// seed is HMAC(LOTTERY_SECRET, id), written to the database only at the draw;
+// its hash is in the reply, the room state and the append-only `lottery.create`
+// audit entry from the start, so a draw redone later with another seed cannot
+// pass for the one committed to. Once: the draw holds the lottery row's lock
+// and does nothing for a lottery already drawn, so a re-run job (a restart, a
+// retry, the sweep) is harmless.
 import { and, asc, desc, eq, gt, inArray, lte, sql } from 'drizzle-orm';
 import type { Db } from '../db/connect.ts';
 import { LOTTERY_METHODS, lotteries, lotteryEntries, users } from '../db/schema.ts';
@@ -14,8 +18,8 @@ import { recordAudit } from './audit.ts';
 import { DomainError, isDomainError, isUniqueViolation } from './errors.ts';
 import type { EventBus } from './events.ts';
 import { newId } from './ids.ts';
-import { DRAW_ALGORITHM, draw as drawFrom, newSeed, seedHashOf } from './lottery-draw.ts';
-import { normalizeText } from './text.ts';
+import { DRAW_ALGORITHM, draw as drawFrom, seedFor, seedHashOf } from './lottery-draw.ts';
+import { normalizeText, textFault } from './text.ts';
 
 export type LotteryMethod = (typeof LOTTERY_METHODS)[number];
 
@@ -75,6 +79,8 @@ export interface LotteriesDeps {
   follows: { isFollowing(followerId: string, followeeId: string): Promise<boolean> };
   bans: { isBanned(roomId: string, userId: string): Promise<boolean> };
   gifts: { has(giftId: string): boolean };
+  /** The key lottery seeds are derived from (config lotterySecret): the seed exists nowhere before the draw. */
+  seedSecret: string;
   /** Makes sure draw(id) runs at `at` (a durable job). */
   scheduleDraw(lotteryId: string, at: Date): Promise<void>;
   settings: LotterySettings;
@@ -139,6 +145,8 @@ export function createLotteries(deps: LotteriesDeps) {
     const invalid = (field: string, message: string) => new DomainError('validation_failed', `${field}: ${message}`, { field });
     const prize = normalizeText(input.prize);
     if (prize.length === 0 || [...prize].length > settings.prizeMaxLength) throw invalid('prize', `1 to ${settings.prizeMaxLength} characters`);
+    const prizeFault = textFault(prize);
+    if (prizeFault) throw invalid('prize', prizeFault);
     if (!Number.isInteger(input.winners) || input.winners < 1 || input.winners > settings.maxWinners)
       throw invalid('winners', `an integer from 1 to ${settings.maxWinners}`);
     if (!Number.isInteger(input.durationSec) || input.durationSec < settings.minDurationSec || input.durationSec > settings.maxDurationSec)
@@ -149,6 +157,8 @@ export function createLotteries(deps: LotteriesDeps) {
       keyword = normalizeText(input.keyword ?? '');
       if (keyword.length === 0 || [...keyword].length > settings.keywordMaxLength)
         throw invalid('keyword', `a danmaku lottery needs a keyword of 1 to ${settings.keywordMaxLength} characters`);
+      const keywordFault = textFault(keyword);
+      if (keywordFault) throw invalid('keyword', keywordFault);
     } else if (input.keyword !== undefined) throw invalid('keyword', 'only a danmaku lottery has a keyword');
     if (input.method === 'gift') {
       if (!input.giftId) throw invalid('giftId', 'a gift lottery needs the gift to send');
@@ -168,11 +178,16 @@ export function createLotteries(deps: LotteriesDeps) {
       if (!row) return { state: 'missing' };
       if (row.status !== 'open') return { state: 'already_drawn' };
       if (row.endsAt.getTime() > at.getTime()) return { state: 'not_due', endsAt: row.endsAt };
+      // A lottery opened before seeds were derived keeps the random seed it was stored with.
+      const seed = row.seed ?? seedFor(deps.seedSecret, id);
+      // Never publish a draw that does not follow from the commitment (LOTTERY_SECRET changed since it opened):
+      // the error leaves it open and is logged by the job, to be drawn once the key is restored.
+      if (seedHashOf(seed) !== row.seedHash) throw new Error(`lottery ${id}: its seed does not match its seedHash; was LOTTERY_SECRET (or JWT_SECRET) changed since it opened?`);
       const entrants = (await tx.select({ userId: lotteryEntries.userId }).from(lotteryEntries).where(eq(lotteryEntries.lotteryId, id))).map((e) => e.userId);
-      const result = drawFrom(row.seed, entrants, row.winners);
+      const result = drawFrom(seed, entrants, row.winners);
       const [updated] = await tx
         .update(lotteries)
-        .set({ status: 'drawn', drawnAt: at, entriesHash: result.entriesHash, entryCount: result.sorted.length, winnerIds: result.winnerIds })
+        .set({ status: 'drawn', drawnAt: at, seed, entriesHash: result.entriesHash, entryCount: result.sorted.length, winnerIds: result.winnerIds })
         .where(eq(lotteries.id, id))
         .returning();
       await recordAudit(tx, {
@@ -180,7 +195,7 @@ export function createLotteries(deps: LotteriesDeps) {
         action: 'lottery.draw',
         target: id,
         ip: null,
-        details: { roomId: row.roomId, entries: result.sorted.length, winnerIds: result.winnerIds, entriesHash: result.entriesHash },
+        details: { roomId: row.roomId, entries: result.sorted.length, winnerIds: result.winnerIds, entriesHash: result.entriesHash, seed, seedHash: row.seedHash },
       });
       return { state: 'drawn', row: updated! };
     });
@@ -211,17 +226,21 @@ export function createLotteries(deps: LotteriesDeps) {
       if (!room) throw new DomainError('room_not_found', 'no such room');
       if (room.streamerId !== actor.id) throw new DomainError('forbidden', 'only the streamer of this room can start a lottery');
       const { prize, keyword, giftId } = checkInput(input);
-      const seed = newSeed();
       const id = newId();
+      const seedHash = seedHashOf(seedFor(deps.seedSecret, id));
       const createdAt = new Date(now());
       const endsAt = new Date(createdAt.getTime() + input.durationSec * 1000);
       const insert = () =>
         db.transaction(async (tx) => {
           await tx.insert(lotteries).values({
             id, roomId, streamerId: room.streamerId, prize, winners: input.winners, method: input.method, keyword, giftId,
-            followersOnly: input.followersOnly ?? false, seed, seedHash: seedHashOf(seed), createdAt, endsAt,
+            followersOnly: input.followersOnly ?? false, seed: null, seedHash, createdAt, endsAt,
           });
-          await recordAudit(tx, { actorId: actor.id, action: 'lottery.create', target: id, ip: ctx.ip, details: { roomId, method: input.method, winners: input.winners, endsAt: endsAt.toISOString() } });
+          // The commitment in the append-only log, in the same transaction: rewriting the row's seedHash later shows.
+          await recordAudit(tx, {
+            actorId: actor.id, action: 'lottery.create', target: id, ip: ctx.ip,
+            details: { roomId, method: input.method, winners: input.winners, endsAt: endsAt.toISOString(), seedHash, algorithm: DRAW_ALGORITHM },
+          });
         });
       try {
         await insert();

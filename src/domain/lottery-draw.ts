@@ -2,8 +2,11 @@
 // them to draw, and `npm run lottery:verify` uses the same ones to check a
 // draw from public data. The algorithm (README "Lotteries"):
 //
-//   seed        32 random bytes, published as 64 hex digits after the draw
-//   seedHash    hex(sha256(seed bytes)), published when the lottery opens
+//   seed        32 bytes, published as 64 hex digits after the draw; the server makes it as
+//               HMAC-SHA256(key = LOTTERY_SECRET, message = "liveroom-lottery-seed-v1:" + lottery id),
+//               so it is stored nowhere until the draw (checking a draw does not need this step)
+//   seedHash    hex(sha256(seed bytes)), published when the lottery opens (the reply, the room's
+//               `lottery` state, and the append-only audit entry `lottery.create`)
 //   entrants    the entrants' user ids, sorted by their UTF-8 bytes
 //   entriesHash hex(sha256(entrants joined with "\n")), published at the draw
 //   r(counter)  the first 4 bytes, big-endian, of
@@ -15,12 +18,14 @@
 //               for i = 0 .. k-1: j = i + below(n - i); swap(i, j);
 //               the winners are positions 0 .. k-1 in that order,
 //               k = min(winners, n) (fewer entrants than winners: all win)
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
 export const DRAW_ALGORITHM = 'hmac-sha256-fisher-yates-v1';
 const TWO_32 = 2 ** 32;
 
-export const newSeed = (): string => randomBytes(32).toString('hex');
+/** The seed of lottery `lotteryId` under the server's lottery key: nothing to store before the draw. */
+export const seedFor = (secret: string, lotteryId: string): string =>
+  createHmac('sha256', secret).update(`liveroom-lottery-seed-v1:${lotteryId}`, 'utf8').digest('hex');
 
 export const seedHashOf = (seedHex: string): string => createHash('sha256').update(Buffer.from(seedHex, 'hex')).digest('hex');
 
@@ -78,6 +83,14 @@ export interface VerifyInput {
   winners: number;
   winnerIds: string[];
   entrants: string[];
+  /**
+   * The seedHash as recorded elsewhere when the lottery opened (the checker's own note, the
+   * append-only audit entry): a seed, seedHash and winners replaced together agree with each
+   * other, never with a commitment kept apart. `seedHash: null`: that record is missing.
+   */
+  commitments?: { source: string; seedHash: string | null }[];
+  /** The draw as recorded in the append-only audit entry `lottery.draw`, if read. */
+  drawRecord?: { source: string; winnerIds: unknown; entriesHash: unknown } | null;
 }
 
 export interface VerifyReport {
@@ -89,6 +102,17 @@ export interface VerifyReport {
 /** Re-derives a draw from public data and compares it with what was published. */
 export function verifyDraw(v: VerifyInput): VerifyReport {
   const checks: VerifyReport['checks'] = [];
+  for (const c of v.commitments ?? [])
+    checks.push({
+      name: `seedHash = the commitment in ${c.source}`,
+      ok: c.seedHash === v.seedHash,
+      detail: c.seedHash === v.seedHash ? undefined : c.seedHash === null ? 'no commitment recorded there' : `recorded ${c.seedHash}, the lottery says ${v.seedHash}`,
+    });
+  if (v.drawRecord !== undefined) {
+    const r = v.drawRecord;
+    const same = r !== null && r.entriesHash === v.entriesHash && JSON.stringify(r.winnerIds) === JSON.stringify(v.winnerIds);
+    checks.push({ name: `entriesHash and winners = the draw in ${r?.source ?? 'the audit log'}`, ok: same, detail: same ? undefined : r === null ? 'no draw recorded there' : `recorded ${JSON.stringify(r.winnerIds)}` });
+  }
   const seedOk = typeof v.seed === 'string' && /^[0-9a-f]{64}$/.test(v.seed) && seedHashOf(v.seed) === v.seedHash;
   checks.push({ name: 'sha256(seed) = seedHash', ok: seedOk });
   const sorted = sortEntrants(v.entrants);

@@ -102,6 +102,7 @@ export function createServices(config: Config, database: Database, events: Event
     follows,
     bans: chat,
     gifts: { has: (id) => catalog.get(id) !== undefined },
+    seedSecret: config.lotterySecret,
     scheduleDraw: opts.scheduleDraw ?? (async () => {}),
     settings: {
       minDurationSec: config.LOTTERY_MIN_DURATION_SEC,

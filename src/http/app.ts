@@ -30,6 +30,7 @@ import { rankingRoutes } from './routes/rankings.ts';
 import { mediaFileRoutes, recordingRoutes } from './routes/recordings.ts';
 import { lotteryRoutes } from './routes/lotteries.ts';
 import { createMatchmakeGate, type MatchmakeGate } from './matchmake-gate.ts';
+import { compileTrustProxy } from './client-address.ts';
 import { createLoadShedder } from './shedding.ts';
 import { webRoutes } from './web.ts';
 
@@ -57,7 +58,8 @@ export function createApp(deps: AppDeps): HttpApp {
   const { config, services } = deps;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', config.TRUST_PROXY);
+  // The same compiled rule as the rooms' (http/client-address.ts).
+  app.set('trust proxy', compileTrustProxy(config.TRUST_PROXY));
   app.set('query parser', 'simple');
 
   const metrics = createMetrics(deps.metricsRegistry);

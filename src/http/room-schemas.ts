@@ -1,13 +1,15 @@
 // Zod schemas of the rooms endpoints (requests and replies).
 import { z } from 'zod';
-import { pageQuery, plainText } from './schemas.ts';
+import { normalizeText } from '../domain/text.ts';
+import { noTextFault, pageQuery, plainText } from './schemas.ts';
 
 export const roomTitle = plainText('title', 1, 80);
 export const roomDescription = z
   .string()
   .max(4000, 'description must be at most 4000 characters')
-  .transform((s) => s.normalize('NFC').trim())
-  .refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s), 'description must not contain control characters');
+  .transform(normalizeText)
+  // The same rule as every other text, but line breaks and tabs may stay.
+  .superRefine(noTextFault('description', { lineBreaks: true }));
 const coverUrl = z.string().max(2048).nullable();
 
 export const roomCreateBody = z.strictObject({

@@ -2,14 +2,22 @@
 // validates with them, the OpenAPI document is generated from them and the
 // client SDK takes its types from them.
 import { z } from 'zod';
-import { CONTROL, codePoints, normalizeText } from '../domain/text.ts';
+import { codePoints, normalizeText, textFault } from '../domain/text.ts';
 
-/** Trimmed, NFC-normalised plain text of bounded length (counted in code points). */
+/** A refinement with textFault()'s reason as its message. */
+export const noTextFault =
+  (field: string, opts: { lineBreaks?: boolean } = {}) =>
+  (s: string, ctx: z.RefinementCtx) => {
+    const fault = textFault(s, opts);
+    if (fault) ctx.addIssue({ code: 'custom', message: `${field} ${fault}` });
+  };
+
+/** Trimmed, NFC-normalised plain text of bounded length (counted in code points), without controls or invisible characters. */
 export const plainText = (field: string, min: number, max: number) =>
   z
     .string()
     .transform(normalizeText)
-    .refine((s) => !CONTROL.test(s), `${field} must not contain control characters`)
+    .superRefine(noTextFault(field))
     .refine((s) => codePoints(s) >= min, `${field} must be at least ${min} characters`)
     .refine((s) => codePoints(s) <= max, `${field} must be at most ${max} characters`);
 

@@ -10,6 +10,7 @@ import { WebSocketTransport } from '@colyseus/ws-transport';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Services } from '../domain/services.ts';
+import { compileTrustProxy, pinClientAddress } from '../http/client-address.ts';
 import { liveRoomClass, type LiveRoomDeps, type LiveRoomSettings } from './live-room.ts';
 import { createRoomEvents, type RoomEvents } from './room-events.ts';
 import { rankingsRoomClass } from './rankings-room.ts';
@@ -126,6 +127,16 @@ export async function startRooms(opts: {
   // `join("rankings")`: every leaderboard, pushed as it changes.
   colyseus.define('rankings', rankingsRoomClass({ rankings: services.rankings, events: services.events, logger, items: config.RANKINGS_ROOM_ITEMS, seatReservationSec: config.ROOM_SEAT_RESERVATION_SEC }));
   bindColyseusRoutes(opts.httpServer, () => (colyseus as unknown as { bindRoutes(): void }).bindRoutes(), opts.handOverRequests);
+  // Colyseus takes the client's address from X-Real-IP / X-Forwarded-For / X-Client-IP as sent; the
+  // address the audit log records (onAuth's ctx.ip, kept in client.auth) must follow TRUST_PROXY like
+  // REST. Prepended: runs before Express, the matchmaking gate and Colyseus.
+  const trust = compileTrustProxy(config.TRUST_PROXY);
+  opts.httpServer.prependListener('request', (req: IncomingMessage) => {
+    if (req.url?.startsWith('/matchmake/')) pinClientAddress(req, trust);
+  });
+  opts.httpServer.prependListener('upgrade', (req: IncomingMessage) => {
+    if (COLYSEUS_WS_PATH.test(req.url ?? '')) pinClientAddress(req, trust);
+  });
   const onUpgrade = opts.onUpgrade;
   if (onUpgrade) opts.httpServer.on('upgrade', (req: IncomingMessage) => COLYSEUS_WS_PATH.test(req.url ?? '') && onUpgrade(req));
   await matchMaker.accept();

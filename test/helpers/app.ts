@@ -10,6 +10,8 @@ import { openTestDatabase, type DbKind } from './db.ts';
 
 export interface TestApp extends Liveroom {
   dataDir: string;
+  /** PostgreSQL only: the test database's URL. */
+  databaseUrl?: string;
   http: HttpClient;
 }
 
@@ -35,6 +37,7 @@ export async function startTestApp(kind: DbKind, env: Record<string, string> = {
   return {
     ...live,
     dataDir,
+    databaseUrl: database.url,
     http: httpClient(live.url),
     async close() {
       await close();

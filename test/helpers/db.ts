@@ -35,7 +35,10 @@ export async function dbKinds(): Promise<DbKind[]> {
 
 let template: Promise<Blob> | undefined;
 
-export async function openTestDatabase(kind: DbKind): Promise<Database> {
+/** `url`: PostgreSQL only, for a tool run in another process (e.g. `lottery:verify`). */
+export type TestDatabase = Database & { url?: string };
+
+export async function openTestDatabase(kind: DbKind): Promise<TestDatabase> {
   if (kind === 'pglite') {
     template ??= (async () => {
       const seed = await openDatabase({});
@@ -56,6 +59,7 @@ export async function openTestDatabase(kind: DbKind): Promise<Database> {
   const close = database.close;
   return {
     ...database,
+    url: url.toString(),
     async close() {
       await close();
       const a = new pg.Client({ connectionString: POSTGRES_URL });

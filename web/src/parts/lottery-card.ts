@@ -63,8 +63,10 @@ export function createLotteryCard(opts: { enter?: (lotteryId: string) => void })
         if (me && winners.some((w) => w.id === me)) parts.push(tr(h('p', { class: 'won', testid: 'lottery-won' }), 'lottery.youWon'));
         parts.push(h('ol', { class: 'winners', testid: 'lottery-winners' }, ...winners.map((w) => h('li', { text: w.nickname }))));
       }
-      parts.push(tr(h('p', { class: 'hash muted' }), 'lottery.verify', { hash: `${l.seedHash.slice(0, 16)}…` }));
     }
+    // The commitment in full from the moment the lottery opens: what a viewer keeps to check the draw later
+    // (`npm run lottery:verify -- <id> --seed-hash <this>`, README "How a draw can be checked").
+    if (l.seedHash) parts.push(tr(h('p', { class: 'hash muted', testid: 'lottery-seed-hash' }), 'lottery.verify', { hash: l.seedHash }));
     replace(body, ...parts);
   };
 

@@ -1,0 +1,1 @@
+ALTER TABLE "lotteries" ALTER COLUMN "seed" DROP NOT NULL;
