@@ -17,6 +17,7 @@ import path from 'node:path';
 import { and, asc, eq } from 'drizzle-orm';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/connect.ts';
+import { DataDirInUseError } from '../src/db/data-dir-lock.ts';
 import { auditLog, lotteries, lotteryEntries } from '../src/db/schema.ts';
 import { DRAW_ALGORITHM, verifyDraw, type VerifyInput } from '../src/domain/lottery-draw.ts';
 
@@ -118,7 +119,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e) => {
-    process.stderr.write(`lottery:verify: ${e instanceof CannotCheck || e instanceof ConfigError ? e.message : ((e as Error).stack ?? String(e))}\n`);
+    process.stderr.write(`lottery:verify: ${e instanceof CannotCheck || e instanceof ConfigError || e instanceof DataDirInUseError ? e.message : ((e as Error).stack ?? String(e))}\n`);
     process.exit(2);
   },
 );
