@@ -214,7 +214,11 @@ export async function startRtmpFuzzRig(): Promise<{ rig: FuzzRig; session: Buffe
   const rig: FuzzRig = {
     rtmpPort,
     healthy: async () => (await app.http.request('GET', '/healthz').catch(() => ({ status: 0 }))).status === 200,
-    restarts: async () => Number(/^liveroom_media_restarts_total (\d+)/m.exec((await app.http.request('GET', '/metrics')).body)?.[1] ?? 0),
+    restarts: async () => {
+      // One retry: a reused keep-alive connection the server just closed fails once (ECONNRESET), not the server.
+      const metrics = await app.http.request('GET', '/metrics').catch(() => app.http.request('GET', '/metrics'));
+      return Number(/^liveroom_media_restarts_total (\d+)/m.exec(metrics.body)?.[1] ?? 0);
+    },
     mediaRssMb: () => {
       try {
         const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${app.media!.pid()}/status`, 'utf8'))?.[1];
