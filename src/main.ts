@@ -30,7 +30,15 @@ try {
   process.stderr.write(`liveroom: could not start: ${maskStreamKeys(String((e as Error)?.stack ?? e))}\n`);
   process.exit(1);
 }
-process.stdout.write(`Liveroom is running at ${config.publicUrl} (API docs: ${config.publicUrl}/api/docs)\n`);
+// Printed once every role is up (/readyz is 200 from here on): where a newcomer goes next.
+const lines = [`Liveroom is running at ${config.publicUrl} (API docs: ${config.publicUrl}/api/docs)`];
+if (config.ROLES.includes('http')) lines.push(`  web app      ${config.publicUrl}/`, `  API docs     ${config.publicUrl}/api/docs`);
+if (liveroom.media) {
+  const urls = liveroom.media.urls();
+  lines.push(`  RTMP (OBS)   ${config.RTMP_PUBLIC_URL ?? urls.rtmpUrl ?? config.rtmpPublicUrl}  (stream key: create a room in the creator console)`);
+  if (config.WHIP_MAX_SESSIONS > 0) lines.push(`  WHIP         ${config.MEDIA_PUBLIC_URL ?? urls.mediaUrl ?? config.mediaPublicUrl}/whip`);
+}
+process.stdout.write(`${lines.join('\n')}\n`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -21,6 +21,7 @@ import { startMediaSupervisor, type MediaSupervisor } from './media/supervisor.t
 import { connectRedis, redisReady } from './redis.ts';
 import { createBreaker } from './resilience.ts';
 import { startRooms, type RoomsServer } from './rooms/index.ts';
+import type { RoleChecks } from './http/routes/health.ts';
 
 export interface Liveroom {
   config: Config;
@@ -98,10 +99,18 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
   }
 
   const redisBreaker = createBreaker('redis', breakerSettings);
+  // Every role this process runs answers /readyz; each is down until it has started (and while media restarts).
+  // eslint-disable-next-line prefer-const -- read by the readiness check before it is started
+  let rooms: RoomsServer | undefined;
+  let jobsStarted = false;
+  const roles: RoleChecks = new Map();
+  if (config.ROLES.includes('rooms')) roles.set('rooms', () => rooms?.ready() ?? false);
+  if (config.ROLES.includes('media')) roles.set('media', () => media?.ready() ?? false);
+  if (config.ROLES.includes('jobs')) roles.set('jobs', () => jobsStarted);
   // Without the http role (e.g. `--roles jobs`) only health and metrics are served.
   const http = config.ROLES.includes('http')
-    ? createApp({ config, services, logger, redis, redisBreaker, metricsRegistry })
-    : createOpsApp({ database, redis, redisBreaker, registry: metricsRegistry });
+    ? createApp({ config, services, logger, redis, redisBreaker, metricsRegistry, roles })
+    : createOpsApp({ database, redis, redisBreaker, registry: metricsRegistry, roles });
   const server = createServer(http.app);
   server.on('clientError', onClientError);
   server.headersTimeout = 30_000;
@@ -113,7 +122,7 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
   const port = (server.address() as AddressInfo).port;
   const gate = (http as Partial<HttpApp>).matchmake;
   const trust = compileTrustProxy(config.TRUST_PROXY);
-  const rooms = config.ROLES.includes('rooms')
+  rooms = config.ROLES.includes('rooms')
     ? await startRooms({
         httpServer: server,
         port,
@@ -124,12 +133,16 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
         onUpgrade: gate && ((req) => gate.claimed(clientAddress(req, trust))),
       })
     : undefined;
-  if (config.ROLES.includes('jobs')) await appJobs.start();
+  if (config.ROLES.includes('jobs')) {
+    await appJobs.start();
+    jobsStarted = true;
+  }
 
   const close = once(async () => {
     await media?.close();
     clearInterval(purgeKeys);
     await rooms?.close();
+    jobsStarted = false;
     appJobs.stop();
     await jobs.close();
     http.close();

@@ -6,13 +6,13 @@ import { collectDefaultMetrics, type Registry } from 'prom-client';
 import type { Database } from '../db/connect.ts';
 import type { Breaker } from '../resilience.ts';
 import { notFoundHandler } from './errors.ts';
-import { healthRouter } from './routes/health.ts';
+import { healthRouter, type RoleChecks } from './routes/health.ts';
 
-export function createOpsApp(deps: { database: Database; redis?: Redis; redisBreaker?: Breaker; registry: Registry }): { app: Express; close(): void } {
+export function createOpsApp(deps: { database: Database; redis?: Redis; redisBreaker?: Breaker; registry: Registry; roles?: RoleChecks }): { app: Express; close(): void } {
   const app = express();
   app.disable('x-powered-by');
   collectDefaultMetrics({ register: deps.registry, prefix: 'liveroom_' });
-  app.use(healthRouter({ database: deps.database, redis: deps.redis, redisBreaker: deps.redisBreaker, metrics: deps.registry }));
+  app.use(healthRouter({ database: deps.database, redis: deps.redis, redisBreaker: deps.redisBreaker, metrics: deps.registry, roles: deps.roles }));
   app.use(notFoundHandler);
   return { app, close() {} };
 }

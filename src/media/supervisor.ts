@@ -32,6 +32,8 @@ export interface MediaSupervisor {
   ports(): { rtmp: number; http: number };
   /** The media process's pid once it listens (a restarted one only when ready to take publishers). */
   pid(): number | undefined;
+  /** The media process listens (RTMP, HTTP playback, WHIP): false while it starts or is being restarted. */
+  ready(): boolean;
   /** Rooms with a publisher on the media process. */
   liveRooms(): string[];
   /** Stops the media process (and with it every ffmpeg it ran); a second call waits on the first. */
@@ -382,6 +384,7 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
     urls,
     ports: () => ({ ...ports }),
     pid: () => (upSince > 0 ? child?.pid : undefined),
+    ready: () => upSince > 0 && !closing,
     liveRooms: () => [...liveRooms],
     close() {
       closing ??= (async () => {

@@ -18,6 +18,8 @@ import { rankingsRoomClass } from './rankings-room.ts';
 export interface RoomsServer {
   colyseus: Server;
   events: RoomEvents;
+  /** The matchmaker accepts joins (not while starting or shutting down). */
+  ready(): boolean;
   close(): Promise<void>;
 }
 
@@ -145,6 +147,7 @@ export async function startRooms(opts: {
   return {
     colyseus,
     events,
+    ready: () => matchMaker.state === matchMaker.MatchMakerState.READY,
     close() {
       closing ??= (async () => {
         await colyseus.gracefullyShutdown(false);

@@ -5,7 +5,15 @@ import type { Registry } from 'prom-client';
 import type { Database } from '../../db/connect.ts';
 import type { Breaker } from '../../resilience.ts';
 
-export function healthRouter(deps: { database: Database; redis?: Redis; redisBreaker?: Breaker; metrics: Registry }): Router {
+/**
+ * The roles this process runs, each with whether it can serve right now
+ * (media listening, rooms accepting joins, the job runner started): /readyz
+ * is 200 only when every one of them is up, so a probe, a script or an
+ * encoder that waits for it never meets a role still starting or restarting.
+ */
+export type RoleChecks = Map<string, () => boolean>;
+
+export function healthRouter(deps: { database: Database; redis?: Redis; redisBreaker?: Breaker; metrics: Registry; roles?: RoleChecks }): Router {
   const router = express.Router();
   router.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
 
@@ -23,6 +31,7 @@ export function healthRouter(deps: { database: Database; redis?: Redis; redisBre
       probe('database', () => deps.database.ping()),
       deps.redis ? probe('redis', () => (deps.redisBreaker ? deps.redisBreaker.execute(() => deps.redis!.ping()) : deps.redis!.ping())) : undefined,
     ]);
+    for (const [name, up] of deps.roles ?? []) checks[name] = up() ? 'up' : 'down';
     const ok = Object.values(checks).every((c) => c === 'up');
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', checks });
   });
