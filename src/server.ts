@@ -11,7 +11,6 @@ import { once, openDatabase, type Database } from './db/connect.ts';
 import { createLocalEventBus, createRedisEventBus, type EventBus } from './domain/events.ts';
 import { createServices, type Services } from './domain/services.ts';
 import { createApp, type HttpApp } from './http/app.ts';
-import { clientAddress, compileTrustProxy } from './http/client-address.ts';
 import { onClientError } from './http/client-errors.ts';
 import { createOpsApp } from './http/ops-app.ts';
 import { createJobRunner, defineAppJobs, drawJob, type JobRunner } from './jobs/index.ts';
@@ -121,7 +120,6 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
   });
   const port = (server.address() as AddressInfo).port;
   const gate = (http as Partial<HttpApp>).matchmake;
-  const trust = compileTrustProxy(config.TRUST_PROXY);
   rooms = config.ROLES.includes('rooms')
     ? await startRooms({
         httpServer: server,
@@ -130,7 +128,7 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
         services,
         logger,
         handOverRequests: gate?.setHandler,
-        onUpgrade: gate && ((req) => gate.claimed(clientAddress(req, trust))),
+        onUpgrade: gate?.claimed,
       })
     : undefined;
   if (config.ROLES.includes('jobs')) {

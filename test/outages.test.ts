@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { LiveroomClient, type LiveRoomConnection } from '../src/client/index.ts';
 import type { HttpClient } from './helpers/app.ts';
+import { eventually, until } from './helpers/live.ts';
 import { adminToken } from './helpers/wallet.ts';
 import { startScratchPostgres, startScratchRedis, type ScratchService } from './helpers/scratch-services.ts';
 import { startServerProcess, type ServerProcess } from './helpers/server-process.ts';
@@ -21,14 +22,6 @@ const ADMIN = { username: 'outage_admin', password: 'a long admin passphrase' };
 const OUTAGE_MS = 10_000;
 const FAST_MS = 5_000; // a request meeting a stopped dependency is answered within this (breaker and query timeouts are below it)
 const RECOVER_MS = 5_000;
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 20_000) {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('dependency outages under load', () => {
   let pgServer: ScratchService;
@@ -84,7 +77,7 @@ describe('dependency outages under load', () => {
 
   const chatReaches = async (text: string, ms = 10_000) => {
     viewers[0]!.conn.chat(text);
-    await until(() => viewers[1]!.conn.state.chat.some((l) => l.text === text), `"${text}" reaching the other viewer`, ms);
+    await until(viewers[1]!.conn, () => viewers[1]!.conn.state.chat.some((l) => l.text === text), `"${text}" reaching the other viewer`, ms);
   };
 
   /** Gifts from every viewer, back to back, until `stop()`; each request's outcome and duration. */
@@ -111,13 +104,13 @@ describe('dependency outages under load', () => {
   test('PostgreSQL stopped for 10 s: fast 503s, rooms stay connected, recovery within 5 s of the restart', async () => {
     await chatReaches('before the database outage');
     const traffic = giftTraffic();
-    await until(() => traffic.log.some((e) => e.status === 201), 'gifts flowing');
+    await eventually(() => traffic.log.some((e) => e.status === 201), 'gifts flowing');
     await pgServer.stop();
     const stoppedAt = Date.now();
     await new Promise((r) => setTimeout(r, OUTAGE_MS));
     await pgServer.start();
     const restartedAt = Date.now();
-    await until(() => traffic.log.some((e) => e.at >= restartedAt && e.status === 201), 'a gift after the restart', 30_000);
+    await eventually(() => traffic.log.some((e) => e.at >= restartedAt && e.status === 201), 'a gift after the restart', 30_000);
     await traffic.stop();
 
     const during = traffic.log.filter((e) => e.at >= stoppedAt + 1000 && e.at + e.ms < restartedAt);
@@ -145,10 +138,10 @@ describe('dependency outages under load', () => {
     const lotteryId = lottery.body.lottery.id as string;
     assert.equal((await http.request('POST', `/api/lotteries/${lotteryId}/entries`, { token: viewers[0]!.token })).status, 201);
     const traffic = giftTraffic();
-    await until(() => traffic.log.some((e) => e.status === 201), 'gifts flowing');
+    await eventually(() => traffic.log.some((e) => e.status === 201), 'gifts flowing');
     await redis.stop();
     const stoppedAt = Date.now();
-    await until(async () => (await http.request('GET', '/readyz')).status === 503, '/readyz to report Redis down', FAST_MS);
+    await eventually(async () => (await http.request('GET', '/readyz')).status === 503, '/readyz to report Redis down', FAST_MS);
     assert.equal((await http.request('GET', '/healthz')).status, 200);
     await chatReaches('during the Redis outage');
     const rest = await http.request('GET', `/api/rooms/${room}`);
@@ -156,7 +149,7 @@ describe('dependency outages under load', () => {
     await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - stoppedAt))));
     await redis.start();
     const restartedAt = Date.now();
-    await until(async () => (await http.request('GET', '/readyz')).status === 200, '/readyz back', RECOVER_MS);
+    await eventually(async () => (await http.request('GET', '/readyz')).status === 200, '/readyz back', RECOVER_MS);
     const readyMs = Date.now() - restartedAt;
     await traffic.stop();
     const slowest = Math.max(...traffic.log.map((e) => e.ms));
@@ -167,7 +160,7 @@ describe('dependency outages under load', () => {
     for (const v of viewers) assert.ok(v.conn.room.connection.isOpen, 'viewers stayed connected');
     await chatReaches('after the Redis outage');
 
-    await until(async () => (await http.request('GET', `/api/lotteries/${lotteryId}`)).body.lottery.status === 'drawn', 'the lottery to be drawn', 30_000);
+    await eventually(async () => (await http.request('GET', `/api/lotteries/${lotteryId}`)).body.lottery.status === 'drawn', 'the lottery to be drawn', 30_000);
     const draws = await http.request('GET', '/api/admin/audit-log?action=lottery.draw&limit=100', { token: admin });
     assert.equal(draws.body.items.filter((e: { target: string }) => e.target === lotteryId).length, 1, 'drawn exactly once');
   });

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { LiveroomClient, type LiveRoomConnection } from '../src/client/index.ts';
+import { until } from './helpers/live.ts';
 import { startServerProcess, type ServerProcess } from './helpers/server-process.ts';
 import { createRoomVia } from './helpers/wallet.ts';
 
@@ -78,14 +79,7 @@ describe('room message fuzzing', () => {
     const b = await new LiveroomClient({ baseUrl: server.url, token: bob.token }).joinRoom(roomId);
     const chatReaches = async (text: string) => {
       a.chat(text);
-      await until(() => b.state.chat.some((l) => l.text === text), `"${text}" reaching bob`);
-    };
-    const until = async (cond: () => boolean, what: string, ms = 20_000) => {
-      const end = Date.now() + ms;
-      while (!cond()) {
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await until(b, () => b.state.chat.some((l) => l.text === text), `"${text}" reaching bob`);
     };
     await chatReaches('before the storm');
 

@@ -26,12 +26,6 @@ export interface ShedSettings {
 
 export interface LoadShedder {
   middleware: RequestHandler;
-  /** True while requests are being shed (what a non-Express entry point asks before doing work). */
-  shouldShed(): boolean;
-  /** Standing delay of the last window, in ms. */
-  lagMs(): number;
-  /** Fraction of requests currently admitted (1 when not shedding). */
-  admitted(): number;
   close(): void;
 }
 
@@ -43,7 +37,6 @@ export function createLoadShedder(opts: ShedSettings & { onShed?: () => void }):
   const windowMs = opts.windowMs ?? 100;
   const histogram = monitorEventLoopDelay({ resolution: 10 });
   histogram.enable();
-  let lag = 0;
   let aboveSince: number | null = null;
   let admit = 1;
   let credit = 0;
@@ -52,7 +45,7 @@ export function createLoadShedder(opts: ShedSettings & { onShed?: () => void }):
   const timer = setInterval(() => {
     const now = performance.now();
     // A window with no sample was spent blocked: its lateness is the delay.
-    lag = histogram.count > 0 ? histogram.min / 1e6 : Math.max(0, now - last - windowMs);
+    const lag = histogram.count > 0 ? histogram.min / 1e6 : Math.max(0, now - last - windowMs);
     last = now;
     histogram.reset();
     if (lag > opts.targetMs) {
@@ -84,9 +77,6 @@ export function createLoadShedder(opts: ShedSettings & { onShed?: () => void }):
       opts.onShed?.();
       next(new DomainError('overloaded', 'the server is overloaded; retry shortly', { retryAfterSec: 1 }));
     },
-    shouldShed,
-    lagMs: () => lag,
-    admitted: () => admit,
     close: () => {
       clearInterval(timer);
       histogram.disable();

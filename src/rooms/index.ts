@@ -77,8 +77,8 @@ export async function startRooms(opts: {
   logger: Logger;
   /** Takes Colyseus's HTTP handler (matchmaking) to call it from the gateway; without it Colyseus answers first. */
   handOverRequests?: (handler: RequestListener) => void;
-  /** Every WebSocket upgrade to a room (a seat being claimed). */
-  onUpgrade?: (req: IncomingMessage) => void;
+  /** Every WebSocket upgrade to a room (a seat being claimed), with the client's address under TRUST_PROXY. */
+  onUpgrade?: (ip: string) => void;
 }): Promise<RoomsServer> {
   const { config, services } = opts;
   const logger = opts.logger.child({ module: 'rooms' });
@@ -137,10 +137,10 @@ export async function startRooms(opts: {
     if (req.url?.startsWith('/matchmake/')) pinClientAddress(req, trust);
   });
   opts.httpServer.prependListener('upgrade', (req: IncomingMessage) => {
-    if (COLYSEUS_WS_PATH.test(req.url ?? '')) pinClientAddress(req, trust);
+    if (!COLYSEUS_WS_PATH.test(req.url ?? '')) return;
+    pinClientAddress(req, trust);
+    opts.onUpgrade?.(req.headers['x-real-ip'] as string);
   });
-  const onUpgrade = opts.onUpgrade;
-  if (onUpgrade) opts.httpServer.on('upgrade', (req: IncomingMessage) => COLYSEUS_WS_PATH.test(req.url ?? '') && onUpgrade(req));
   await matchMaker.accept();
 
   let closing: Promise<void> | undefined;
