@@ -1,5 +1,5 @@
 // Lint rules: the recommended JavaScript and typescript-eslint sets, plus the
-// few project rules from STYLE.md (no console in src/, no floating promises
+// few project rules from docs/style.md (no console in src/, no floating promises
 // silently dropped). Type-aware rules use the same tsconfig as `tsc -p .`.
 import js from '@eslint/js';
 import globals from 'globals';
@@ -40,7 +40,7 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
-    // The browser UI: browser globals, and user text never becomes markup (README "Web app").
+    // The browser UI: browser globals, and user text never becomes markup (docs/web-app.md).
     files: ['web/**'],
     languageOptions: { globals: { ...globals.browser } },
     rules: {

@@ -13,7 +13,7 @@
 // pace, so each frame's send time is known: added latency = arrival - send.
 // Server CPU comes from /proc/<pid>/stat over the steady window, memory from
 // VmRSS (with readers minus before readers). By default the server is pinned to
-// CPU 1 and the readers to CPU 0 (taskset), as in PITFALLS.md's figures.
+// CPU 1 and the readers to CPU 0 (taskset), as in the figures of docs/benchmarks.md.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';

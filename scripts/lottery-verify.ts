@@ -3,7 +3,7 @@
 // Re-derives a lottery's winners from its public data — the seed revealed at
 // the draw, the seedHash committed at creation, the entriesHash, the entrant
 // list and the number of winners — with the published algorithm
-// (src/domain/lottery-draw.ts, README "Lotteries"), and says whether they
+// (src/domain/lottery-draw.ts, docs/lotteries.md), and says whether they
 // match the stored winners. With --url it reads the server's API
 // (GET /api/lotteries/:id and /api/lotteries/:id/entries), without it the
 // database of the server's configuration (DATABASE_URL, or PGlite under

@@ -397,7 +397,7 @@ for (const kind of await dbKinds()) {
       await app.services.events.publish('room.status', { roomId, status: 'live', at: new Date().toISOString() });
       await until(v, () => v.state.status === 'live', 'live');
       await v.leave();
-      // joinById (API.md) only finds an existing room: the live room was kept
+      // joinById (docs/api.md) only finds an existing room: the live room was kept
       const again = await new Client(app.url).joinById(roomId);
       assert.equal(again.roomId, roomId);
       await again.leave();

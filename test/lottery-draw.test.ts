@@ -1,4 +1,4 @@
-// The draw algorithm (README "Lotteries") as a specification: a fixed test
+// The draw algorithm (docs/lotteries.md) as a specification: a fixed test
 // vector (computed independently with Python's hashlib/hmac from the README's
 // description), all-win when entrants are fewer than prizes, no duplicates,
 // no visible bias, and verification that catches any altered input.

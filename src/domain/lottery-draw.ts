@@ -1,6 +1,6 @@
 // The verifiable draw (commit-reveal), as pure functions: the server uses
 // them to draw, and `npm run lottery:verify` uses the same ones to check a
-// draw from public data. The algorithm (README "Lotteries"):
+// draw from public data. The algorithm (docs/lotteries.md):
 //
 //   seed        32 bytes, published as 64 hex digits after the draw; the server makes it as
 //               HMAC-SHA256(key = LOTTERY_SECRET, message = "liveroom-lottery-seed-v1:" + lottery id),

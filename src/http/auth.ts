@@ -51,7 +51,7 @@ export function createAuthenticator(deps: { users: UsersService; tokens: TokenSe
   );
 
   const bearer: RequestHandler = (req, res, next) => {
-    // Only the Authorization header (API.md): passport-http-bearer would also take `access_token` from the
+    // Only the Authorization header (docs/api.md): passport-http-bearer would also take `access_token` from the
     // query string, where access logs, proxies and Referer headers keep it, or from a body.
     if (!req.headers.authorization) return next(new DomainError('unauthorized', 'token is missing, invalid, expired or revoked'));
     passport.authenticate('bearer', { session: false }, (err: unknown, user: User | false) => {

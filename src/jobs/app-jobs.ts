@@ -1,6 +1,6 @@
 // Liveroom's own jobs on the job runner: what each queue does and when it
 // runs. Processors are thin: they check their data and call one domain
-// function (STYLE.md item 2); bad data is an UnrecoverableError (no retries).
+// function (docs/style.md item 2); bad data is an UnrecoverableError (no retries).
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { BOARDS, type Board } from '../domain/rankings.ts';

@@ -77,7 +77,7 @@ export function createBullmqRunner(opts: { redisUrl: string; prefix: string; set
           },
           { connection: workerConnection, prefix, concurrency: def.concurrency ?? settings.concurrency },
         );
-        // Background loops report errors instead of throwing (STYLE.md item 7).
+        // Background loops report errors instead of throwing (docs/style.md item 7).
         worker.on('error', (err) => logger.warn({ err, queue: def.queue }, 'job worker error'));
         workers.push(worker);
         if (def.everyMs) {

@@ -1,4 +1,4 @@
-// The job runner: one interface, two back ends (STYLE.md item 1). With Redis,
+// The job runner: one interface, two back ends (docs/style.md item 1). With Redis,
 // BullMQ queues, job schedulers and workers (src/jobs/bullmq-runner.ts);
 // without, an in-process runner that keeps its jobs in PostgreSQL
 // (src/jobs/local-runner.ts). Both run the same processors on the same

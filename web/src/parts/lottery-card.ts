@@ -65,7 +65,7 @@ export function createLotteryCard(opts: { enter?: (lotteryId: string) => void })
       }
     }
     // The commitment in full from the moment the lottery opens: what a viewer keeps to check the draw later
-    // (`npm run lottery:verify -- <id> --seed-hash <this>`, README "How a draw can be checked").
+    // (`npm run lottery:verify -- <id> --seed-hash <this>`, docs/lotteries.md "How a draw can be checked").
     if (l.seedHash) parts.push(tr(h('p', { class: 'hash muted', testid: 'lottery-seed-hash' }), 'lottery.verify', { hash: l.seedHash }));
     replace(body, ...parts);
   };
