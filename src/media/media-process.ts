@@ -19,7 +19,7 @@ import { createLogger, maskProcessOutput } from '../logger.ts';
 import { ffmpegPath } from './ffmpeg.ts';
 import { createHlsServer, type HlsServer } from './hls.ts';
 import type { AuthorizeAnswer, ChildMessage, MediaRequest, MediaSettings, ParentMessage, StartedAnswer } from './ipc.ts';
-import { createFlvPlayback, type FlvPlayback } from './playback.ts';
+import { createFlvPlayback, type FlvPlayback } from './flv-playback.ts';
 import { RoomOutputs } from './room-outputs.ts';
 import { startRtmpIngest, type Publisher, type RtmpIngest } from './rtmp-ingest.ts';
 import { createOfferLimiter } from './webrtc-http.ts';
