@@ -35,6 +35,24 @@ export default tseslint.config(
     },
   },
   {
+    // src/media/ is the media child process (media-process.ts), isolated so malformed input or a
+    // crash stays there: it imports nothing of the API process, whose media side is src/media-control/.
+    files: ['src/media/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../http/**', '../rooms/**', '../jobs/**', '../domain/**', '../db/**', '../media-control/**', '../server.ts', '../main.ts'],
+              message: 'The media child process imports nothing of the API process; talk to the supervisor over IPC (src/media/ipc.ts).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Scripts and benchmarks print their results; the browser SDK may warn its user.
     files: ['scripts/**', 'loadtest/**', 'test/**'],
     rules: { 'no-console': 'off' },

@@ -1,6 +1,6 @@
 // One server under test for loadtest/flv-fanout.ts, in its own process so its
 // CPU and memory can be read from /proc:
-//   --mode liveroom  node-media-server RTMP ingest + Liveroom's playback (src/media/playback.ts)
+//   --mode liveroom  node-media-server RTMP ingest + Liveroom's playback (src/media/flv-playback.ts)
 //   --mode nms       a bare node-media-server serving its own HTTP-FLV
 // Prints one JSON line {"ready":true} when listening; stops on SIGTERM.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { createFlvPlayback, type FlvPlayback } from '../src/media/playback.ts';
+import { loadConfig } from '../src/config.ts';
+import { mediaSettings } from '../src/media-control/media-settings.ts';
+import { createFlvPlayback, type FlvPlayback } from '../src/media/flv-playback.ts';
 
 const require = createRequire(import.meta.url);
 const NodeMediaServer = require('node-media-server');
@@ -39,7 +41,9 @@ nmsLogger.level = 'warn';
 
 let playback: FlvPlayback | null = null;
 if (mode === 'liveroom') {
-  playback = await createFlvPlayback({ host: '127.0.0.1', port: httpPort, logger: pino({ level: 'warn' }) });
+  // the app's playback limits (config.ts defaults), as the supervisor hands them to the media process
+  const settings = mediaSettings(loadConfig({ JWT_SECRET: 'x'.repeat(32), DATA_DIR: dir }), { rtmp: rtmpPort, http: httpPort });
+  playback = await createFlvPlayback({ host: '127.0.0.1', port: httpPort, logger: pino({ level: 'warn' }), ...settings.flv, requestTimeoutMs: settings.httpRequestTimeoutMs });
   // the benchmark names the room after the stream
   nms.on('postPublish', (s: { streamPath: string; streamName: string }) => {
     const b = nmsContext.broadcasts.get(s.streamPath);

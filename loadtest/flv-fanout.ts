@@ -1,6 +1,6 @@
 // FLV fan-out benchmark: one 2.5 Mbps live stream, N concurrent readers on
 // loopback, against these peers side by side in the same run:
-//   liveroom     node-media-server RTMP ingest + Liveroom's HTTP-FLV (src/media/playback.ts)
+//   liveroom     node-media-server RTMP ingest + Liveroom's HTTP-FLV (src/media/flv-playback.ts)
 //   liveroom-ws  the same, read as WS-FLV
 //   nms          a bare node-media-server 4 serving its own HTTP-FLV
 //   nginx        nginx + Debian's libnginx-mod-rtmp serving RTMP play

@@ -5,7 +5,11 @@
 // /metrics) and PostgreSQL connections; at the end it prints the series and
 // how far each moved after the warm-up (the goal: flat within 5%).
 //
-//   node loadtest/soak.ts [--viewers 1000] [--minutes 10] [--sample-sec 10] [--churn-per-sec 10]
+//   node loadtest/soak.ts [--viewers 1000] [--minutes 10] [--sample-sec 10] [--churn-per-sec 10] [--heap-snapshots 3]
+//
+// With --heap-snapshots N (N >= 2) the server also writes N heap snapshots, from
+// the end of the warm-up to the end, and the run prints the live heap at each
+// (after the collection a snapshot forces: no GC sawtooth) and what grew most.
 import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -16,12 +20,14 @@ import { LiveroomClient, type LiveRoomConnection } from '../src/client/index.ts'
 import { POSTGRES_URL } from '../test/helpers/db.ts';
 import { push } from '../test/helpers/media.ts';
 import { freePort, startServerProcess } from '../test/helpers/server-process.ts';
+import { heapGrowth, heapSnapshotOptions, summarizeHeapSnapshot, takeHeapSnapshot } from './lib/heap.ts';
 import { arg, childrenOf, rssBytes } from './lib/proc.ts';
 
 const VIEWERS = Number(arg('viewers', '1000'));
 const MINUTES = Number(arg('minutes', '10'));
 const SAMPLE_SEC = Number(arg('sample-sec', '10'));
 const CHURN = Number(arg('churn-per-sec', '10'));
+const SNAPSHOTS = Number(arg('heap-snapshots', '0'));
 const log = (m: string) => process.stderr.write(`[soak] ${m}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -32,12 +38,14 @@ await admin.query(`CREATE DATABASE ${dbName}`);
 const dbUrl = new URL(POSTGRES_URL);
 dbUrl.pathname = `/${dbName}`;
 const dataDir = await mkdtemp(path.join(tmpdir(), 'liveroom-soak-'));
+const snapshotDir = await mkdtemp(path.join(tmpdir(), 'liveroom-soak-heap-'));
 const rtmpPort = await freePort();
 const server = await startServerProcess({
   PATH: process.env.PATH,
   HOME: process.env.HOME,
   DATABASE_URL: dbUrl.toString(),
   DATA_DIR: dataDir,
+  ...(SNAPSHOTS >= 2 ? { NODE_OPTIONS: heapSnapshotOptions(snapshotDir) } : {}),
   LOG_LEVEL: 'warn',
   RTMP_PORT: String(rtmpPort),
   MEDIA_HTTP_PORT: String(await freePort()),
@@ -53,6 +61,7 @@ const server = await startServerProcess({
 const stop = async () => {
   await server.stop('SIGTERM');
   await rm(dataDir, { recursive: true, force: true });
+  await rm(snapshotDir, { recursive: true, force: true });
   await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
   await admin.end();
 };
@@ -119,8 +128,17 @@ try {
   const samples: { t: number; rssMb: number; mediaRssMb: number; fds: number; lagP99Ms: number; pgConns: number; online: number }[] = [];
   const t0 = Date.now();
   const end = t0 + MINUTES * 60_000;
+  // snapshots from the end of the warm-up (a fifth of the run) to the end, evenly spaced
+  const snapshotAt = SNAPSHOTS >= 2 ? Array.from({ length: SNAPSHOTS }, (_, i) => t0 + MINUTES * 60_000 * (0.2 + (0.8 * i) / (SNAPSHOTS - 1))) : [];
+  const heaps: { t: number; file: string }[] = [];
   while (Date.now() < end) {
     await sleep(SAMPLE_SEC * 1000);
+    if (snapshotAt.length > 0 && Date.now() >= snapshotAt[0]! - SAMPLE_SEC * 500) {
+      snapshotAt.shift();
+      const t = Math.round((Date.now() - t0) / 1000);
+      heaps.push({ t, file: await takeHeapSnapshot(pid, snapshotDir) });
+      log(`t=${t}s heap snapshot written`);
+    }
     const metrics = String((await http.request('GET', '/metrics')).body);
     const lag = Number(/^liveroom_nodejs_eventloop_lag_p99_seconds (\S+)/m.exec(metrics)?.[1] ?? NaN) * 1000;
     const conns = Number((await admin.query('select count(*)::int as n from pg_stat_activity where datname = $1', [dbName])).rows[0].n);
@@ -128,6 +146,10 @@ try {
     const s = { t: Math.round((Date.now() - t0) / 1000), rssMb: rssBytes(pid) / 2 ** 20, mediaRssMb: rssBytes(mediaPid() ?? 0) / 2 ** 20, fds: fds(pid), lagP99Ms: lag, pgConns: conns, online: room.body.room?.online ?? NaN };
     samples.push(s);
     log(`t=${s.t}s rss ${s.rssMb.toFixed(0)} MB media ${s.mediaRssMb.toFixed(0)} MB fds ${s.fds} lag p99 ${s.lagP99Ms.toFixed(1)} ms pg ${s.pgConns} online ${s.online} (joins ${joins} leaves ${leaves} chats ${chats} gifts ${gifts} errors ${errors})`);
+  }
+  if (snapshotAt.length > 0) {
+    const t = Math.round((Date.now() - t0) / 1000);
+    heaps.push({ t, file: await takeHeapSnapshot(pid, snapshotDir) });
   }
   running = false;
   await Promise.all([churn, chatting, gifting]);
@@ -146,6 +168,13 @@ try {
   process.stdout.write(
     `after warm-up, second half against first (means): server RSS ${drift('rssMb').toFixed(1)}%, media RSS ${drift('mediaRssMb').toFixed(1)}%, fds ${drift('fds').toFixed(1)}%, PG connections ${drift('pgConns').toFixed(1)}%; lag p99 max ${Math.max(...warm.map((s) => s.lagP99Ms)).toFixed(1)} ms\n`,
   );
+  if (heaps.length >= 2) {
+    const summaries = [];
+    for (const h of heaps) summaries.push(await summarizeHeapSnapshot(h.file));
+    process.stdout.write(`live heap (after the GC a snapshot forces): ${heaps.map((h, i) => `t=${h.t}s ${(summaries[i]!.totalBytes / 2 ** 20).toFixed(1)} MB`).join(', ')}\n`);
+    process.stdout.write(`grew most from t=${heaps[0]!.t}s to t=${heaps.at(-1)!.t}s (self size, count):\n`);
+    for (const g of heapGrowth(summaries[0]!, summaries.at(-1)!)) process.stdout.write(`  ${(g.bytes / 1024).toFixed(0).padStart(8)} KB ${String(g.count).padStart(8)}  ${g.name}\n`);
+  }
   await Promise.allSettled([...viewers, ...chatters].map((v) => v.leave()));
 } finally {
   await stop();

@@ -105,13 +105,13 @@ const configSchema = z.object({
   /** The RTMP ingest base streamers push to, e.g. rtmp://live.example.com/live; default rtmp://localhost:RTMP_PORT/live. */
   RTMP_PUBLIC_URL: z.string().trim().regex(/^rtmps?:\/\/[^/]+\/live$/, 'must look like rtmp://host[:port]/live').optional(),
 
-  // FLV playback (src/media/playback.ts)
+  // FLV playback (src/media/flv-playback.ts, stream-fanout.ts)
   FLV_MAX_VIEWER_BUFFER_BYTES: int(4 * 1024 * 1024, 64 * 1024), // a viewer that falls this far behind is dropped
   FLV_MAX_GOP_BYTES: int(16 * 1024 * 1024, 1024 * 1024), // GOP cache cap; past it new viewers wait for a keyframe
   FLV_MAX_BATCH_MS: int(50, 0), // audio waits at most this long to be sent with the next video frame (fewer writes per viewer)
   FLV_MAX_VIEWERS: int(20_000, 1), // FLV/WS-FLV viewers per media node; past it new viewers get 503
 
-  // media process and its supervisor (src/media/supervisor.ts, src/media/media-process.ts)
+  // media process and its supervisor (src/media-control/supervisor.ts, src/media/media-process.ts)
   MEDIA_RESUME_GRACE_SEC: int(15, 1), // after a media crash a publisher may come back this long; then the broadcast ends (media_failure)
   MEDIA_RESTART_BACKOFF_MS: int(500, 10), // first restart delay after a media crash, doubling up to MEDIA_RESTART_BACKOFF_MAX_MS
   MEDIA_RESTART_BACKOFF_MAX_MS: int(30_000, 10),

@@ -19,11 +19,11 @@ import { RoomOutputs } from '../src/media/room-outputs.ts';
 import { createRtmpSlots, type RtmpSlot, type RtmpSlots } from '../src/media/rtmp-slots.ts';
 import { startTestApp, uniqueName, type TestApp } from './helpers/app.ts';
 import { dbKinds } from './helpers/db.ts';
-import { firstCodedVideo, FLV_VIDEO, FlvTagReader, isKeyframe, isSequenceHeader, type FlvTag } from './helpers/flv.ts';
+import { firstCodedVideo, FLV_VIDEO, FlvTagReader, isKeyframe, isSequenceHeader, readFlv, type FlvTag } from './helpers/flv.ts';
 import { anonymous, until } from './helpers/live.ts';
 import {
   alive, connectCommand, createStreamCommand, exitsWithin, ffmpegsMentioning, ffprobe, getRoom, handshake, MEDIA_ENV, newRoom, publishCommand, push, PUSH_HEIGHT, PUSH_WIDTH,
-  rawRtmp, readFlv, rtmpMessage, sessions, setChunkSize, spawnServer, waitStatus, type Push,
+  rawRtmp, rtmpMessage, sessions, setChunkSize, spawnServer, waitStatus, type Push,
 } from './helpers/media.ts';
 import { eventually } from './helpers/wait.ts';
 

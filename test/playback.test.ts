@@ -1,6 +1,6 @@
-// HTTP-FLV and WS-FLV playback (src/media/playback.ts) behind a real
-// node-media-server fed by a real ffmpeg push. node-media-server keeps global
-// state, so this file runs one instance for all its tests.
+// HTTP-FLV and WS-FLV playback (src/media/flv-playback.ts, stream-fanout.ts)
+// behind a real node-media-server fed by a real ffmpeg push. node-media-server
+// keeps global state, so this file runs one instance for all its tests.
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -16,8 +16,9 @@ import WebSocket from 'ws';
 import { loadConfig } from '../src/config.ts';
 import { addressGroup } from '../src/media/address.ts';
 import { createHlsServer } from '../src/media/hls.ts';
-import { createFlvPlayback, flvPlaybackSettings, FLV_DEFAULTS, type FlvPlayback } from '../src/media/playback.ts';
-import { firstCodedVideo, FlvTagReader, FLV_AUDIO, FLV_VIDEO, isKeyframe, isSequenceHeader, type FlvTag } from './helpers/flv.ts';
+import { createFlvPlayback, type FlvPlayback } from '../src/media/flv-playback.ts';
+import { mediaSettings } from '../src/media-control/media-settings.ts';
+import { firstCodedVideo, flvTag, FlvTagReader, FLV_AUDIO, FLV_VIDEO, isKeyframe, isSequenceHeader, readFlv, type FlvTag } from './helpers/flv.ts';
 import { freePort } from './helpers/server-process.ts';
 
 const require = createRequire(import.meta.url);
@@ -26,7 +27,9 @@ const nmsContext = require('node-media-server/src/core/context.js');
 const nmsLogger = require('node-media-server/src/core/logger.js');
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-
+// the app's playback limits (config.ts defaults), as the supervisor hands them to the media process
+const settings = mediaSettings(loadConfig({ JWT_SECRET: 'x'.repeat(32), DATA_DIR: tmpdir() }), { rtmp: 0, http: 0 });
+const LIMITS = { ...settings.flv, requestTimeoutMs: settings.httpRequestTimeoutMs };
 
 async function until(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -51,32 +54,6 @@ function stop(child: ChildProcess | undefined): void {
   if (child?.pid && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
 }
 
-/** An HTTP-FLV viewer that parses what it receives. */
-function httpViewer(url: string): { tags: FlvTag[]; reader: FlvTagReader; status: Promise<number>; ended: Promise<void>; abort: () => void } {
-  const ac = new AbortController();
-  const tags: FlvTag[] = [];
-  const reader = new FlvTagReader((t) => tags.push({ ...t }));
-  let onStatus!: (s: number) => void;
-  const status = new Promise<number>((r) => (onStatus = r));
-  const ended = (async () => {
-    try {
-      const res = await fetch(url, { signal: ac.signal });
-      onStatus(res.status);
-      if (!res.body) return;
-      const body = res.body.getReader();
-      for (;;) {
-        const { done, value } = await body.read();
-        if (done) break;
-        reader.push(value);
-      }
-    } catch (err) {
-      onStatus(0);
-      if ((err as Error).name !== 'AbortError') throw err;
-    }
-  })();
-  return { tags, reader, status, ended, abort: () => ac.abort() };
-}
-
 describe('FLV playback', () => {
   let nms: any;
   let playback: FlvPlayback;
@@ -98,15 +75,15 @@ describe('FLV playback', () => {
       playback.attach(ROOM, nmsContext.broadcasts.get(session.streamPath));
     });
     await nms.run();
-    playback = await createFlvPlayback({ host: '127.0.0.1', port: 0, logger, maxViewerBufferBytes: 256 * 1024 });
+    playback = await createFlvPlayback({ host: '127.0.0.1', port: 0, logger, ...LIMITS, maxViewerBufferBytes: 256 * 1024 });
     base = `http://127.0.0.1:${playback.port}/live`;
     ffmpeg = push(rtmpPort, STREAM);
     // live once a viewer gets coded video
     await until('the room to be attached', () => playback.viewerCounts()[ROOM] !== undefined);
-    const probe = httpViewer(`${base}/${ROOM}.flv`);
+    const probe = readFlv(`${base}/${ROOM}.flv`);
     await until('video from the push', () => firstCodedVideo(probe.tags) !== undefined);
-    probe.abort();
-    await probe.ended;
+    probe.close();
+    await probe.done;
   });
 
   after(async () => {
@@ -162,7 +139,7 @@ describe('FLV playback', () => {
     for (let i = 0; i < 3; i++) {
       // join at different points of the 1 s GOP
       await new Promise((r) => setTimeout(r, 370));
-      const v = httpViewer(`${base}/${ROOM}.flv`);
+      const v = readFlv(`${base}/${ROOM}.flv`);
       try {
         assert.equal(await v.status, 200);
         await until('coded video', () => firstCodedVideo(v.tags) !== undefined);
@@ -180,27 +157,27 @@ describe('FLV playback', () => {
           assert.ok(audio[k]! > audio[k - 1]!, `join ${i}: audio timestamps increase (${audio[k - 1]} then ${audio[k]})`);
         }
       } finally {
-        v.abort();
-        await v.ended;
+        v.close();
+        await v.done;
       }
     }
   });
 
   test('the viewer count follows viewers joining and leaving', async () => {
     await until('no viewers left from other tests', () => playback.viewers(ROOM) === 0);
-    const a = httpViewer(`${base}/${ROOM}.flv`);
+    const a = readFlv(`${base}/${ROOM}.flv`);
     const b = new WebSocket(`ws://127.0.0.1:${playback.port}/live/${ROOM}.flv`);
     try {
       await until('2 viewers', () => playback.viewers(ROOM) === 2);
       assert.deepEqual(playback.viewerCounts(), { [ROOM]: 2 });
-      a.abort();
+      a.close();
       await until('1 viewer', () => playback.viewers(ROOM) === 1);
       b.close();
       await until('0 viewers', () => playback.viewers(ROOM) === 0);
     } finally {
-      a.abort();
+      a.close();
       b.terminate();
-      await a.ended;
+      await a.done;
     }
   });
 
@@ -221,7 +198,7 @@ describe('FLV playback', () => {
   });
 
   test('a reader that stops reading is dropped, others keep playing', async () => {
-    const fast = httpViewer(`${base}/${ROOM}.flv`);
+    const fast = readFlv(`${base}/${ROOM}.flv`);
     // a raw client that sends the request, then never reads
     const slow = net.connect(playback.port, '127.0.0.1');
     await once(slow, 'connect');
@@ -242,18 +219,18 @@ describe('FLV playback', () => {
       assert.equal(fast.reader.error, null);
     } finally {
       slow.destroy();
-      fast.abort();
-      await fast.ended;
+      fast.close();
+      await fast.done;
     }
   });
 
   test('a room going offline ends its viewers and then answers 404', async () => {
-    const v = httpViewer(`${base}/${ROOM}.flv`);
+    const v = readFlv(`${base}/${ROOM}.flv`);
     const ws = new WebSocket(`ws://127.0.0.1:${playback.port}/live/${ROOM}.flv`);
     const wsClosed = once(ws, 'close');
     await until('2 viewers', () => playback.viewers(ROOM) === 2);
     playback.detach(ROOM);
-    await v.ended; // the response body ends
+    await v.done; // the response body ends
     const [code] = (await wsClosed) as [number];
     assert.equal(code, 1000);
     assert.equal(playback.viewers(ROOM), 0);
@@ -262,11 +239,11 @@ describe('FLV playback', () => {
     // attach again for the remaining tests
     const broadcast = [...nmsContext.broadcasts.values()].find((b: { streamPath: string }) => b.streamPath === `/live/${STREAM}`);
     playback.attach(ROOM, broadcast);
-    const again = httpViewer(`${base}/${ROOM}.flv`);
+    const again = readFlv(`${base}/${ROOM}.flv`);
     await until('video after re-attaching', () => firstCodedVideo(again.tags) !== undefined);
     assert.ok(isKeyframe(firstCodedVideo(again.tags)!));
-    again.abort();
-    await again.ended;
+    again.close();
+    await again.done;
   });
 
   test('close() ends every viewer and leaves no sockets or timers behind', async () => {
@@ -276,18 +253,18 @@ describe('FLV playback', () => {
       return out;
     };
     const baseline = count();
-    const second = await createFlvPlayback({ host: '127.0.0.1', port: 0, logger, maxBatchDelayMs: 20 });
+    const second = await createFlvPlayback({ host: '127.0.0.1', port: 0, logger, ...LIMITS, maxBatchDelayMs: 20 });
     const broadcast = [...nmsContext.broadcasts.values()].find((b: { streamPath: string }) => b.streamPath === `/live/${STREAM}`);
     const subscribers = broadcast.subscribers.size;
     second.attach('room-b', broadcast);
     assert.equal(broadcast.subscribers.size, subscribers + 1);
-    const v = httpViewer(`http://127.0.0.1:${second.port}/live/room-b.flv`);
+    const v = readFlv(`http://127.0.0.1:${second.port}/live/room-b.flv`);
     const ws = new WebSocket(`ws://127.0.0.1:${second.port}/live/room-b.flv`);
     const wsClosed = once(ws, 'close');
     await until('2 viewers with video', () => second.viewers('room-b') === 2 && firstCodedVideo(v.tags) !== undefined);
     await second.close();
     await second.close(); // a second close waits on the first
-    await v.ended;
+    await v.done;
     await wsClosed;
     const refused = await fetch(`http://127.0.0.1:${second.port}/live/room-b.flv`).then(
       () => false,
@@ -306,23 +283,12 @@ describe('FLV playback', () => {
 
 // The fan-out logic against a scripted broadcast: exact tag sequences, no ffmpeg.
 describe('FLV playback with a scripted broadcast', () => {
-  const tag = (type: number, ts: number, b0: number, b1: number, size = 20): Buffer => {
-    const buf = Buffer.alloc(11 + size + 4);
-    buf[0] = type;
-    buf.writeUIntBE(size, 1, 3);
-    buf.writeUIntBE(ts & 0xffffff, 4, 3);
-    buf[7] = ts >>> 24;
-    buf[11] = b0;
-    buf[12] = b1;
-    buf.writeUInt32BE(11 + size, 11 + size);
-    return buf;
-  };
-  const meta = () => tag(18, 0, 0x02, 0x00);
-  const aacHeader = () => tag(8, 0, 0xaf, 0);
-  const avcHeader = () => tag(9, 0, 0x17, 0);
-  const key = (ts: number, size = 20) => tag(9, ts, 0x17, 1, size);
-  const inter = (ts: number) => tag(9, ts, 0x27, 1);
-  const audio = (ts: number) => tag(8, ts, 0xaf, 1);
+  const meta = () => flvTag(18, 0, 0x02, 0x00);
+  const aacHeader = () => flvTag(8, 0, 0xaf, 0);
+  const avcHeader = () => flvTag(9, 0, 0x17, 0);
+  const key = (ts: number, size = 20) => flvTag(9, ts, 0x17, 1, size);
+  const inter = (ts: number) => flvTag(9, ts, 0x27, 1);
+  const audio = (ts: number) => flvTag(8, ts, 0xaf, 1);
 
   function fakeBroadcast(name: string) {
     const b = {
@@ -349,7 +315,7 @@ describe('FLV playback with a scripted broadcast', () => {
   let base: string;
   before(async () => {
     // audio waits for video as long as a test needs it to
-    playback = await createFlvPlayback({ host: '127.0.0.1', port: 0, logger, maxBatchDelayMs: 60_000, maxGopBytes: 4096 });
+    playback = await createFlvPlayback({ host: '127.0.0.1', port: 0, logger, ...LIMITS, maxBatchDelayMs: 60_000, maxGopBytes: 4096 });
     base = `http://127.0.0.1:${playback.port}/live`;
   });
   after(() => playback.close());
@@ -360,7 +326,7 @@ describe('FLV playback with a scripted broadcast', () => {
     b.send(Buffer.from('FLV\x01\x05\0\0\0\x09\0\0\0\0', 'latin1'), meta(), aacHeader(), avcHeader(), key(0), audio(10), inter(40));
     await turn();
     b.send(audio(50)); // queued until the next video frame
-    const v = httpViewer(`${base}/s1.flv`);
+    const v = readFlv(`${base}/s1.flv`);
     try {
       await until('the viewer', () => playback.viewers('s1') === 1);
       await until('the start-up tags', () => v.tags.length >= 6);
@@ -370,8 +336,8 @@ describe('FLV playback with a scripted broadcast', () => {
       assert.equal(v.reader.headerOk, true);
       assert.deepEqual(v.tags.map(describeTag), ['meta', 'aseq', 'vseq', 'vK0', 'a10', 'v40', 'a50', 'v80']);
     } finally {
-      v.abort();
-      await v.ended;
+      v.close();
+      await v.done;
       playback.detach('s1');
     }
   });
@@ -380,7 +346,7 @@ describe('FLV playback with a scripted broadcast', () => {
     // a WHIP bridge goes live seconds before its ffmpeg writes the FLV header: early viewers wait in between
     const b = fakeBroadcast('s0');
     playback.attach('s0', b);
-    const v = httpViewer(`${base}/s0.flv`);
+    const v = readFlv(`${base}/s0.flv`);
     try {
       await until('the viewer', () => playback.viewers('s0') === 1);
       b.send(Buffer.from('FLV\x01\x05\0\0\0\x09\0\0\0\0', 'latin1'), meta(), aacHeader(), avcHeader());
@@ -390,8 +356,8 @@ describe('FLV playback with a scripted broadcast', () => {
       await turn();
       assert.deepEqual(v.tags.map(describeTag), ['meta', 'aseq', 'vseq', 'vK40', 'a50', 'v80']);
     } finally {
-      v.abort();
-      await v.ended;
+      v.close();
+      await v.done;
       playback.detach('s0');
     }
   });
@@ -400,7 +366,7 @@ describe('FLV playback with a scripted broadcast', () => {
     const b = fakeBroadcast('s2');
     playback.attach('s2', b);
     b.send(meta(), aacHeader(), avcHeader());
-    const v = httpViewer(`${base}/s2.flv`);
+    const v = readFlv(`${base}/s2.flv`);
     try {
       await until('the viewer', () => playback.viewers('s2') === 1);
       await until('the headers', () => v.tags.length >= 3);
@@ -411,18 +377,18 @@ describe('FLV playback with a scripted broadcast', () => {
       await turn();
       assert.deepEqual(v.tags.map(describeTag), ['meta', 'aseq', 'vseq', 'vK80', 'a90', 'v120']);
     } finally {
-      v.abort();
-      await v.ended;
+      v.close();
+      await v.done;
       playback.detach('s2');
     }
   });
 
   test('past the viewer limit new viewers get 503 until a seat frees up', async () => {
-    const small = await createFlvPlayback({ host: '127.0.0.1', port: 0, logger, maxViewers: 1 });
+    const small = await createFlvPlayback({ host: '127.0.0.1', port: 0, logger, ...LIMITS, maxViewers: 1 });
     const b = fakeBroadcast('s4');
     small.attach('s4', b);
     const url = `http://127.0.0.1:${small.port}/live/s4.flv`;
-    const first = httpViewer(url);
+    const first = readFlv(url);
     try {
       assert.equal(await first.status, 200);
       await until('the first viewer', () => small.viewers('s4') === 1);
@@ -434,15 +400,15 @@ describe('FLV playback with a scripted broadcast', () => {
       const [req, res] = (await once(ws, 'unexpected-response')) as [{ destroy(): void }, { statusCode: number }];
       assert.equal(res.statusCode, 503);
       req.destroy();
-      first.abort();
+      first.close();
       await until('the seat to free up', () => small.viewers('s4') === 0);
-      const third = httpViewer(url);
+      const third = readFlv(url);
       assert.equal(await third.status, 200);
-      third.abort();
-      await third.ended;
+      third.close();
+      await third.done;
     } finally {
-      first.abort();
-      await first.ended;
+      first.close();
+      await first.done;
       await small.close();
     }
   });
@@ -473,11 +439,11 @@ describe('FLV playback with a scripted broadcast', () => {
       assert.equal(got.indexOf('HTTP/1.1', 1), -1, 'nothing but FLV after the response head');
       assert.ok(got.includes('FLV'), 'the stream had started');
       await until('the cut-off viewer to be gone', () => playback.viewers('s5') === 0);
-      const v = httpViewer(`${base}/s5.flv`);
+      const v = readFlv(`${base}/s5.flv`);
       assert.equal(await v.status, 200);
       await until('video for a new viewer', () => v.tags.some(isKeyframe));
-      v.abort();
-      await v.ended;
+      v.close();
+      await v.done;
     } finally {
       playback.detach('s5');
     }
@@ -490,7 +456,7 @@ describe('FLV playback with a scripted broadcast', () => {
     await turn();
     b.send(inter(40));
     await turn();
-    const v = httpViewer(`${base}/s3.flv`);
+    const v = readFlv(`${base}/s3.flv`);
     try {
       await until('the viewer', () => playback.viewers('s3') === 1);
       await until('the headers', () => v.tags.length >= 3);
@@ -501,17 +467,11 @@ describe('FLV playback with a scripted broadcast', () => {
       await turn();
       assert.deepEqual(v.tags.map(describeTag), ['meta', 'aseq', 'vseq', 'vK120']);
     } finally {
-      v.abort();
-      await v.ended;
+      v.close();
+      await v.done;
       playback.detach('s3');
     }
   });
-});
-
-test('the FLV settings in config.ts default to the playback defaults', () => {
-  const config = loadConfig({ JWT_SECRET: 'x'.repeat(32), DATA_DIR: tmpdir() });
-  assert.deepEqual(flvPlaybackSettings(config), FLV_DEFAULTS);
-  assert.equal(flvPlaybackSettings(loadConfig({ JWT_SECRET: 'x'.repeat(32), DATA_DIR: tmpdir(), FLV_MAX_VIEWERS: '7' })).maxViewers, 7);
 });
 
 describe('HLS viewer counts', () => {

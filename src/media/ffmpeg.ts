@@ -2,6 +2,7 @@
 // upstream: keep it replaceable). Inputs are FLV bytes on stdin, never a URL:
 // the key never appears on a command line, and an ffmpeg whose parent dies
 // sees its input end and exits (no orphans).
+// Shared: the media child runs its ffmpegs, src/media-control/ its remux job (API process).
 import { existsSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';

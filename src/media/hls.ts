@@ -11,7 +11,7 @@ import type http from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { addressGroup } from './address.ts';
-import { CORS_HEADERS } from './playback.ts';
+import { CORS_HEADERS } from './flv-playback.ts';
 
 const HLS_PATH = /^\/hls\/([A-Za-z0-9_-]{1,128})\/(index\.m3u8|seg-\d{1,20}\.ts)$/;
 

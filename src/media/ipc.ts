@@ -1,4 +1,5 @@
 // Messages between the supervisor (API side) and the media child process.
+// Shared: imported by the media child and by src/media-control/ (API process).
 // The child never touches the database: it asks, the supervisor answers.
 
 /** What the child needs to run; sent once, right after the fork. */

@@ -1,8 +1,10 @@
 // The media process: RTMP ingest (node-media-server), HTTP-FLV/WS-FLV and HLS
 // playback by room id, HLS packaging, previews and recordings. It runs as a
-// child of the supervisor (src/media/supervisor.ts), so malformed input or a
-// crash here never takes the API, rooms or the ledger down. It never touches
+// child of the supervisor (src/media-control/supervisor.ts), so malformed input
+// or a crash here never takes the API, rooms or the ledger down. It never touches
 // the database: publishes are authorized by asking the supervisor over IPC.
+// src/media/ is this process's code; src/media-control/ is the API side, which
+// nothing here imports (eslint.config.js keeps it so).
 //
 // Publish flow: node-media-server's prePublish is synchronous and has no
 // reject, so the key check runs after it; a refusal closes the connection, and
@@ -17,7 +19,7 @@ import { createLogger, maskProcessOutput } from '../logger.ts';
 import { ffmpegPath } from './ffmpeg.ts';
 import { createHlsServer, type HlsServer } from './hls.ts';
 import type { AuthorizeAnswer, ChildMessage, MediaRequest, MediaSettings, ParentMessage, StartedAnswer } from './ipc.ts';
-import { createFlvPlayback, type FlvPlayback } from './playback.ts';
+import { createFlvPlayback, type FlvPlayback } from './flv-playback.ts';
 import { RoomOutputs } from './room-outputs.ts';
 import { startRtmpIngest, type Publisher, type RtmpIngest } from './rtmp-ingest.ts';
 import { createOfferLimiter } from './webrtc-http.ts';

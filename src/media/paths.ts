@@ -1,5 +1,6 @@
 // Where media files live under DATA_DIR (shared by the media process, the API
 // app that serves previews and recordings, and the remux job).
+// Shared: imported by the media child, src/http/ and src/media-control/ (API process).
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 

@@ -7,6 +7,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { pidReporter, snapshot, startHls, type FfmpegFeed } from './ffmpeg.ts';
+import { flvFileHeader } from './flv-tags.ts';
 import { hlsDir, previewFile, recordingDir } from './paths.ts';
 import { tapBroadcast, type NmsBroadcast } from './rtmp-ingest.ts';
 
@@ -24,8 +25,8 @@ const HLS_MAX_RESTARTS = 5;
 /** An HLS ffmpeg that ran this long was healthy: its death starts the restart count over. */
 const HLS_STABLE_MS = 60_000;
 const RECORDING_MAX_BACKLOG = 64 * 1024 * 1024;
-// An FLV file header announcing video only (a snapshot feeds one keyframe and no audio).
-const FLV_VIDEO_HEADER = Buffer.from([0x46, 0x4c, 0x56, 0x01, 0x01, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x00]);
+// video only: a snapshot feeds one keyframe and no audio
+const FLV_VIDEO_HEADER = flvFileHeader({ audio: false, video: true });
 
 // Directory work of one room runs in order: a publisher that reconnects at once
 // must not have its new HLS directory removed by the old publish's clean-up.

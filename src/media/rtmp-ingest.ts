@@ -3,7 +3,7 @@
 // exit the process on a port conflict and cannot take port 0, and its store
 // would write every stream path (which holds the stream key) to disk.
 //
-// Hardening (PITFALLS.md; the parser trusts its input): any exception while
+// Hardening (node-media-server's parser trusts its input): any exception while
 // parsing a connection's bytes closes that connection instead of the process;
 // messages are bounded in size (a 16 MB length field would otherwise allocate
 // 16 MB per chunk stream), chunk streams per connection are bounded, a chunk
@@ -21,7 +21,7 @@ const NodeMediaServer = require('node-media-server') as new (config: object) => 
 const Context = require('node-media-server/src/core/context.js') as { sessions: Map<string, unknown>; broadcasts: Map<string, unknown> };
 const RtmpSession = require('node-media-server/src/session/rtmp_session.js') as new (socket: net.Socket) => NmsRtmpSession;
 const Rtmp = require('node-media-server/src/protocol/rtmp.js') as { prototype: RtmpParser };
-const BaseSession = require('node-media-server/src/session/base_session.js') as new () => NmsSession & { sendBuffer: (b: Buffer) => void };
+const BaseSession = require('node-media-server/src/session/base_session.js') as new () => NmsSubscriber;
 const nmsLogger = require('node-media-server/src/core/logger.js') as { level: string; log: (message: string, level?: string) => void };
 
 interface RtmpParser {
@@ -45,6 +45,12 @@ export interface NmsSession {
   socket?: net.Socket;
   broadcast?: NmsBroadcast;
   close(): void;
+}
+
+/** A reader session for BroadcastServer.postPlay; node-media-server's session base gives it the fields the broadcast reads (id, endTime, stats). */
+export interface NmsSubscriber extends NmsSession {
+  outBytes: number;
+  sendBuffer: (buffer: Buffer) => void;
 }
 
 interface NmsRtmpSession extends NmsSession {
@@ -106,16 +112,22 @@ export interface RtmpIngestOptions {
   onPublish(p: Publisher): void;
 }
 
+/** A reader session of Liveroom's own (FLV fan-out, tapBroadcast): an empty ip keeps it out of play events and viewer counts. */
+export function internalSubscriber(streamPath: string): NmsSubscriber {
+  const s = new BaseSession();
+  s.ip = '';
+  s.protocol = 'flv';
+  s.streamPath = streamPath;
+  return s;
+}
+
 /**
  * An internal reader of a broadcast: gets the FLV file header, metadata,
  * sequence headers and the GOP so far, then every tag. Returns the unsubscribe.
  */
 export function tapBroadcast(b: NmsBroadcast, onData: (buf: Buffer) => void): () => void {
-  const s = new BaseSession();
+  const s = internalSubscriber(b.streamPath);
   let on = true;
-  s.ip = ''; // internal: no play events, not counted as a viewer
-  s.protocol = 'flv';
-  s.streamPath = b.streamPath;
   s.sendBuffer = (buf: Buffer) => {
     if (on) onData(buf);
   };

@@ -5,7 +5,7 @@
 // constrained baseline without B-frames and a keyframe every second (what
 // browsers' WebRTC decoders take and what lets a newcomer start fast) and Opus.
 // werift then encrypts it per viewer (SRTP in JavaScript: tens of viewers per
-// core, see PITFALLS.md; FLV and HLS are the mass-audience paths).
+// core, see docs/media.md; FLV and HLS are the mass-audience paths).
 // A stalled client holds no viewer place: the room must be live before the
 // body is read, the body must arrive within sdpReadTimeoutMs, and the place is
 // taken only once it has (the caller bounds offers per client address).

@@ -1,7 +1,8 @@
 // A streaming FLV tag reader that copies nothing: it counts bytes and reports
 // each tag's type, timestamp and first two body bytes (enough to tell sequence
-// headers and keyframes apart). Used by the playback tests and by the fan-out
-// benchmark, whose readers must stay light at thousands of sockets.
+// headers and keyframes apart). Used by the media and playback tests (through
+// readFlv for HTTP-FLV) and by the fan-out benchmark, whose readers must stay
+// light at thousands of sockets.
 
 export const FLV_AUDIO = 8;
 export const FLV_VIDEO = 9;
@@ -29,6 +30,19 @@ export function isSequenceHeader(t: FlvTag): boolean {
   if (t.type === FLV_VIDEO) return t.b0 & 0x80 ? (t.b0 & 0x0f) === 0 : t.b1 === 0;
   if (t.type === FLV_AUDIO) return t.b0 >> 4 === 10 && t.b1 === 0;
   return false;
+}
+
+/** An FLV tag of `size` body bytes (zeros after the first two): a scripted broadcast's input. */
+export function flvTag(type: number, timestamp: number, b0: number, b1: number, size = 20): Buffer {
+  const buf = Buffer.alloc(11 + size + 4);
+  buf[0] = type;
+  buf.writeUIntBE(size, 1, 3);
+  buf.writeUIntBE(timestamp & 0xffffff, 4, 3);
+  buf[7] = timestamp >>> 24;
+  buf[11] = b0;
+  buf[12] = b1;
+  buf.writeUInt32BE(11 + size, 11 + size);
+  return buf;
 }
 
 export class FlvTagReader {
@@ -98,4 +112,52 @@ export class FlvTagReader {
 /** The first video tag that is a frame (not the AVC sequence header). */
 export function firstCodedVideo(tags: FlvTag[]): FlvTag | undefined {
   return tags.find((t) => t.type === FLV_VIDEO && !isSequenceHeader(t));
+}
+
+export interface FlvViewer {
+  /** Every tag so far, in order. */
+  tags: FlvTag[];
+  reader: FlvTagReader;
+  /** The response status, 0 when the request failed. */
+  status: Promise<number>;
+  headers: Promise<Headers>;
+  /** Stops reading (aborts the request). */
+  close(): void;
+  /** Resolves when the body ends or close() stopped it; rejects on any other failure. */
+  done: Promise<void>;
+}
+
+/** An HTTP-FLV viewer that parses tags as they come. */
+export function readFlv(url: string): FlvViewer {
+  const ac = new AbortController();
+  const tags: FlvTag[] = [];
+  const reader = new FlvTagReader((t) => tags.push({ ...t }));
+  let onHead!: (r: Response | null) => void;
+  const head = new Promise<Response | null>((r) => (onHead = r));
+  const done = (async () => {
+    try {
+      const res = await fetch(url, { signal: ac.signal });
+      onHead(res);
+      if (!res.body) return;
+      const body = res.body.getReader();
+      for (;;) {
+        const { done, value } = await body.read();
+        if (done) break;
+        reader.push(value);
+      }
+    } catch (err) {
+      onHead(null);
+      if ((err as Error).name !== 'AbortError') throw err;
+    }
+  })();
+  // a viewer nobody awaits must not fail the run as an unhandled rejection; awaiting `done` still sees the error
+  done.catch(() => {});
+  return {
+    tags,
+    reader,
+    status: head.then((r) => r?.status ?? 0),
+    headers: head.then((r) => r?.headers ?? new Headers()),
+    close: () => ac.abort(),
+    done,
+  };
 }

@@ -1,5 +1,5 @@
 // Helpers for media tests: ffmpeg pushing a generated test pattern, ffprobe,
-// FLV readers, raw RTMP for malformed-input tests, and process checks.
+// raw RTMP for malformed-input tests, and process checks (FLV readers: flv.ts).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -8,9 +8,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { httpClient, uniqueName, type HttpClient, type TestApp } from './app.ts';
-import { FlvTagReader, type FlvTag } from './flv.ts';
-import { freePort } from './server-process.ts';
+import { uniqueName, type HttpClient, type TestApp } from './app.ts';
+import { freePort, startServerProcess, type ServerProcess } from './server-process.ts';
 import { eventually } from './wait.ts';
 
 /** A test app with the media role, short intervals and a short resume grace. */
@@ -111,38 +110,6 @@ export function ffprobe(url: string, entries = 'stream=codec_type,codec_name,wid
   });
 }
 
-/** An HTTP-FLV reader that parses tags as they come. */
-export function readFlv(url: string): { tags: FlvTag[]; reader: FlvTagReader; status: Promise<number>; headers: Promise<Headers>; close(): void; done: Promise<void> } {
-  const ac = new AbortController();
-  const tags: FlvTag[] = [];
-  const reader = new FlvTagReader((t) => tags.push({ ...t }));
-  let onHead!: (r: Response | null) => void;
-  const head = new Promise<Response | null>((r) => (onHead = r));
-  const done = (async () => {
-    try {
-      const res = await fetch(url, { signal: ac.signal });
-      onHead(res);
-      if (!res.body) return;
-      const body = res.body.getReader();
-      for (;;) {
-        const { done, value } = await body.read();
-        if (done) break;
-        reader.push(value);
-      }
-    } catch {
-      onHead(null);
-    }
-  })();
-  return {
-    tags,
-    reader,
-    status: head.then((r) => r?.status ?? 0),
-    headers: head.then((r) => r?.headers ?? new Headers()),
-    close: () => ac.abort(),
-    done,
-  };
-}
-
 // --- raw RTMP (malformed input) -------------------------------------------------
 
 /** A TCP client to the RTMP port that records whether the server closed it. */
@@ -224,66 +191,45 @@ export const publishCommand = (name: string) => rtmpMessage(8, 20, 1, Buffer.con
 
 export { freePort };
 
-export interface ServerProcess {
+export interface LoggedServer {
   http: HttpClient;
   /** Everything the server and its media process wrote to stdout and stderr so far. */
   output(): string;
+  /** SIGTERM (SIGKILL if it hangs for 10 s), then its DATA_DIR is removed. */
   close(): Promise<void>;
 }
 
 /**
  * `src/main.ts` as its own process (PGlite in a fresh DATA_DIR, media on free
  * ports), its output captured: for tests of what lands in the server log.
+ * Resolves once /readyz is 200 (every role, media too, is up).
  */
-export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
-  const root = path.resolve(import.meta.dirname, '../..');
+export async function spawnServer(env: Record<string, string>): Promise<LoggedServer> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'liveroom-proc-'));
-  const port = await freePort();
-  const child = spawn(process.execPath, [path.join(root, 'src/main.ts')], {
-    cwd: root,
-    env: {
+  let server: ServerProcess;
+  try {
+    const processEnv = {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
       ...MEDIA_ENV,
-      HOST: '127.0.0.1',
-      PORT: String(port),
       RTMP_PORT: String(await freePort()),
       MEDIA_HTTP_PORT: String(await freePort()),
       DATA_DIR: dataDir,
       JWT_SECRET: 'proc-test-secret-proc-test-secret-0123',
       ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = once(child, 'exit');
-  const http = httpClient(`http://127.0.0.1:${port}`);
+    };
+    server = await startServerProcess(processEnv, { captureStdout: true, readyPath: '/readyz', timeoutMs: 90_000 });
+  } catch (e) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw e;
+  }
   const close = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    const timer = setTimeout(() => void server.stop('SIGKILL'), 10_000);
+    await server.stop('SIGTERM');
+    clearTimeout(timer);
     await rm(dataDir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) {
-      await close();
-      throw new Error(`server exited ${child.exitCode}: ${out.slice(-4000)}`);
-    }
-    // main.ts prints this once every role (media too) is up
-    if (out.includes('Liveroom is running')) break;
-    if (Date.now() > deadline) {
-      await close();
-      throw new Error(`server did not start: ${out.slice(-4000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { http, output: () => out, close };
+  return { http: server.http, output: server.output, close };
 }
 
 export function alive(pid: number | undefined): boolean {

@@ -9,7 +9,8 @@ import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { startTestApp, type TestApp } from './app.ts';
-import { MEDIA_ENV, newRoom, push, readFlv, waitStatus } from './media.ts';
+import { readFlv } from './flv.ts';
+import { MEDIA_ENV, newRoom, push, waitStatus } from './media.ts';
 
 const HANDSHAKE = 1 + 1536 + 1536; // C0, C1, C2
 
@@ -203,12 +204,13 @@ export async function startRtmpFuzzRig(): Promise<{ rig: FuzzRig; session: Buffe
         lastTagAt = Date.now();
       }
     }, 50);
-    void r.done.then(() => {
+    const onEnd = () => {
       clearInterval(poll);
       if (closing) return;
       ended++;
       setTimeout(watch, 200);
-    });
+    };
+    void r.done.then(onEnd, onEnd); // a stream cut by an error ended too
   };
   watch();
   const rig: FuzzRig = {

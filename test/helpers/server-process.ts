@@ -23,20 +23,36 @@ export interface ServerProcess {
   url: string;
   http: HttpClient;
   stderr(): string;
+  /** stderr, and stdout too when started with `captureStdout`, in the order they came. */
+  output(): string;
   /** SIGKILL (default) or another signal; resolves once the process is gone. */
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts the server with `env` on a free port and resolves once `/healthz` answers. */
-export async function startServerProcess(env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<ServerProcess> {
+export interface ServerProcessOptions {
+  timeoutMs?: number;
+  /** Keep what the server writes to stdout (its log) in output(); otherwise stdout is discarded. */
+  captureStdout?: boolean;
+  /** The endpoint that must answer 200 before the server counts as started: /readyz waits for every role, media too. */
+  readyPath?: '/healthz' | '/readyz';
+}
+
+/** Starts the server with `env` on a free port and resolves once `/healthz` (or `readyPath`) answers 200. */
+export async function startServerProcess(env: Record<string, string | undefined>, opts: ServerProcessOptions = {}): Promise<ServerProcess> {
+  const { timeoutMs = 60_000, captureStdout = false, readyPath = '/healthz' } = opts;
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(ROOT, 'src/main.ts')], {
     cwd: ROOT,
     env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', captureStdout ? 'pipe' : 'ignore', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
+  let output = '';
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+    output += d;
+  });
+  child.stdout?.on('data', (d) => (output += d));
   const url = `http://127.0.0.1:${port}`;
   const http = httpClient(url);
   const stop = (signal: NodeJS.Signals = 'SIGKILL') => {
@@ -47,12 +63,12 @@ export async function startServerProcess(env: Record<string, string | undefined>
   };
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${stderr}`);
-    const ok = await http.request('GET', '/healthz').then((r) => r.status === 200, () => false);
-    if (ok) return { child, url, http, stderr: () => stderr, stop };
+    if (child.exitCode !== null) throw new Error(`server exited ${child.exitCode}: ${output}`);
+    const ok = await http.request('GET', readyPath).then((r) => r.status === 200, () => false);
+    if (ok) return { child, url, http, stderr: () => stderr, output: () => output, stop };
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`server did not start: ${stderr}`);
+      throw new Error(`server did not start: ${output}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

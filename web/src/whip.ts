@@ -1,6 +1,7 @@
 // Publishing from this browser over WHIP (RFC 9725): the camera and microphone
 // go to the room's whipUrl with its stream key; the server bridges them into the
 // same broadcast OBS would make. No trickle ICE: the offer carries its candidates.
+import { LiveroomError } from '../../src/client/index.ts';
 import { iceGathered } from './ice.ts';
 
 export interface WhipPublish {
@@ -9,17 +10,6 @@ export interface WhipPublish {
   /** Called once if the connection fails or the server ends it. */
   onEnded(fn: () => void): void;
 }
-
-export class WhipError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
 
 export async function publishWhip(whipUrl: string, streamKey: string, stream: MediaStream): Promise<WhipPublish> {
   const pc = new RTCPeerConnection();
@@ -44,7 +34,7 @@ export async function publishWhip(whipUrl: string, streamKey: string, stream: Me
       } catch {
         // not JSON: keep the status
       }
-      throw new WhipError(res.status, code, message);
+      throw new LiveroomError(res.status, code, message); // the server's {error: {code, message}}, as the SDK reports it
     }
     await pc.setRemoteDescription({ type: 'answer', sdp: body });
     const location = res.headers.get('Location');

@@ -3,11 +3,11 @@
 // only at creation and rotation, so it is shown only right after those.
 import type { Ingest } from '../../../src/client/index.ts';
 import { h, replace } from '../dom.ts';
-import { codeText, errorText } from '../errors.ts';
+import { errorText } from '../errors.ts';
 import { t, tr, type Key } from '../i18n.ts';
 import { api } from '../session.ts';
 import { toast } from '../toast.ts';
-import { publishWhip, WhipError, type WhipPublish } from '../whip.ts';
+import { publishWhip, type WhipPublish } from '../whip.ts';
 
 async function copy(text: string): Promise<void> {
   try {
@@ -81,7 +81,7 @@ function browserPublisher(whipUrl: () => string | null, knownKey: () => string |
       .catch((e: unknown) => {
         preview.srcObject = null;
         const code = (e as Error).name === 'NotAllowedError' ? 'camera_denied' : 'other';
-        toast(code === 'camera_denied' ? t('console.whipCamera') : e instanceof WhipError ? codeText(e.code, e.message) : errorText(e), 'error');
+        toast(code === 'camera_denied' ? t('console.whipCamera') : errorText(e), 'error');
       })
       .finally(() => (button.disabled = false));
   });

@@ -7,8 +7,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Services } from '../domain/services.ts';
 import { UnrecoverableError, type JobRunner } from '../jobs/index.ts';
-import { ffmpegPath, remux } from './ffmpeg.ts';
-import { recordingDir, recordingFile, recordingParts } from './paths.ts';
+import { ffmpegPath, remux } from '../media/ffmpeg.ts';
+import { recordingDir, recordingFile, recordingParts } from '../media/paths.ts';
 
 export const REMUX_QUEUE = 'recording-remux';
 /** The media process closes its recording files right after the broadcast ends; the remux starts a little later. */

@@ -1,0 +1,238 @@
+// The media node's HTTP server, for HTTP-FLV and WS-FLV playback by room id
+// (`/live/<roomId>.flv`); HLS and WHIP/WHEP share its port through the
+// onRequest and intercept hooks. Each live room's tags come from its
+// StreamFanout (stream-fanout.ts), attached when the room's publish starts; this
+// module routes viewers to it, bounds them per node, and answers everything else.
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import { WebSocketServer } from 'ws';
+import type { Logger } from 'pino';
+import type { NmsBroadcast } from './rtmp-ingest.ts';
+import { StreamFanout, type FanoutLimits, type Viewer } from './stream-fanout.ts';
+
+export interface FlvPlayback {
+  port: number;
+  attach(roomId: string, broadcast: unknown): void;
+  detach(roomId: string): void;
+  viewers(roomId: string): number;
+  viewerCounts(): Record<string, number>;
+  close(): Promise<void>;
+}
+
+/** The limits have no defaults here: the app's are in config.ts (FLV_*, MEDIA_HTTP_REQUEST_TIMEOUT_MS), passed down by the supervisor. */
+export interface FlvPlaybackOptions extends FanoutLimits {
+  host: string;
+  port: number;
+  logger: Logger;
+  /** Viewers across all rooms of this node; past it new viewers get 503. */
+  maxViewers: number;
+  /** A request (headers and any body) must arrive whole within this; a GET stream is complete at once and never cut. */
+  requestTimeoutMs: number;
+  /** Other GET/HEAD routes on the same server (HLS): return true when the request was handled. */
+  onRequest?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+  /** Runs before the method checks (WHIP takes POST, DELETE and its own OPTIONS); true = handled. */
+  intercept?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+}
+
+const ROOM_PATH = /^\/live\/([A-Za-z0-9_-]{1,128})\.flv$/;
+export const CORS_HEADERS: Record<string, string> = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+  'Access-Control-Allow-Headers': 'Range, Content-Type',
+  'Access-Control-Expose-Headers': 'Content-Length',
+  'Access-Control-Max-Age': '86400',
+};
+// Raw response head for HTTP-FLV: no Content-Length and no chunked framing, the
+// body ends when the connection closes (HTTP/1.1 allows it; fetch and mpegts.js read it).
+const FLV_RESPONSE_HEAD = Buffer.from(
+  'HTTP/1.1 200 OK\r\n' +
+    'Content-Type: video/x-flv\r\n' +
+    'Cache-Control: no-cache, no-store\r\n' +
+    'Connection: close\r\n' +
+    Object.entries(CORS_HEADERS)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('') +
+    '\r\n',
+);
+
+export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPlayback> {
+  const log = opts.logger.child({ module: 'flv-playback' });
+  const { maxViewerBufferBytes, maxGopBytes, maxBatchDelayMs, maxViewers } = opts;
+  const limits: FanoutLimits = { maxViewerBufferBytes, maxGopBytes, maxBatchDelayMs };
+  const streams = new Map<string, StreamFanout>();
+  let closing: Promise<void> | null = null;
+
+  // Node's 300 s default would let a client that announces a body and never sends it hold a connection for minutes;
+  // the expiry check runs every second (its 30 s default would stretch a short timeout)
+  const requestTimeout = opts.requestTimeoutMs;
+  const server = http.createServer({ noDelay: true, requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: 1000 });
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4096 });
+  const sockets = new Set<Socket>();
+  const streaming = new WeakSet<object>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  const streamOf = (url: string | undefined): StreamFanout | undefined => {
+    const q = url?.indexOf('?') ?? -1;
+    const path = q >= 0 ? url!.slice(0, q) : (url ?? '');
+    const m = ROOM_PATH.exec(path);
+    return m ? streams.get(m[1]!) : undefined;
+  };
+
+  const notFound = (res: http.ServerResponse): void => {
+    res.writeHead(404, { ...CORS_HEADERS, 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ error: { code: 'stream_not_found', message: 'no live stream for this room' } }));
+  };
+
+  const full = (res: http.ServerResponse): void => {
+    res.writeHead(503, { ...CORS_HEADERS, 'Content-Type': 'application/json', 'Retry-After': '30' });
+    res.end(JSON.stringify({ error: { code: 'too_many_viewers', message: 'this media node is at its viewer limit' } }));
+  };
+
+  const totalViewers = (): number => {
+    let n = 0;
+    for (const stream of streams.values()) n += stream.viewerCount;
+    return n;
+  };
+
+  const answered = new WeakSet<object>();
+  server.on('request', (req, res) => {
+    res.once('finish', () => answered.add(req.socket));
+    if (opts.intercept?.(req, res)) return;
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, CORS_HEADERS);
+      res.end();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { ...CORS_HEADERS, Allow: 'GET, HEAD, OPTIONS', 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'method_not_allowed', message: 'use GET' } }));
+      return;
+    }
+    if (opts.onRequest?.(req, res)) return;
+    const stream = streamOf(req.url);
+    if (!stream || closing) return notFound(res);
+    if (totalViewers() >= maxViewers) return full(res);
+    if (req.method === 'HEAD') {
+      res.writeHead(200, { ...CORS_HEADERS, 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache, no-store' });
+      res.end();
+      return;
+    }
+    // Take the socket over: from here on the body is raw FLV bytes.
+    const socket = req.socket;
+    streaming.add(socket);
+    socket.write(FLV_RESPONSE_HEAD);
+    const v: Viewer = { socket, ws: null, maxBuffered: maxViewerBufferBytes };
+    socket.once('close', () => stream.removeViewer(v));
+    socket.on('error', () => socket.destroy());
+    stream.addViewer(v);
+  });
+
+  server.on('upgrade', (req, socket: Socket, head) => {
+    socket.on('error', () => socket.destroy());
+    const stream = streamOf(req.url);
+    if (!stream || closing) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    if (totalViewers() >= maxViewers) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 30\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (stream.closed) {
+        ws.close(1001, 'stream ended');
+        return;
+      }
+      const v: Viewer = { socket, ws, maxBuffered: maxViewerBufferBytes };
+      ws.once('close', () => stream.removeViewer(v));
+      ws.on('error', () => ws.terminate());
+      stream.addViewer(v);
+    });
+  });
+
+  // Node reports any error of a request's socket here, also mid-stream: only a
+  // socket that is not streaming FLV may still get an HTTP answer.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT';
+    // a request already answered (a refused offer whose body never came) gets no second status line
+    if (socket.writable && !streaming.has(socket) && !answered.has(socket)) socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\n\r\n`);
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  log.info({ port }, 'FLV playback listening');
+
+  return {
+    port,
+
+    attach(roomId: string, broadcast: unknown): void {
+      if (closing) return;
+      const b = broadcast as NmsBroadcast;
+      if (!b || typeof b.postPlay !== 'function' || typeof b.donePlay !== 'function') {
+        throw new TypeError('attach() needs a node-media-server BroadcastServer');
+      }
+      const existing = streams.get(roomId);
+      if (existing) {
+        if (existing.broadcast === b) return;
+        existing.end(false);
+        streams.delete(roomId);
+      }
+      const stream: StreamFanout = new StreamFanout(roomId, b, limits, log, () => {
+        if (streams.get(roomId) === stream) streams.delete(roomId);
+      });
+      streams.set(roomId, stream);
+      try {
+        stream.subscribe();
+      } catch (err) {
+        streams.delete(roomId);
+        throw err;
+      }
+      log.info({ roomId }, 'FLV playback attached');
+    },
+
+    detach(roomId: string): void {
+      const stream = streams.get(roomId);
+      if (!stream) return;
+      streams.delete(roomId);
+      stream.end(false);
+      log.info({ roomId }, 'FLV playback detached');
+    },
+
+    viewers(roomId: string): number {
+      return streams.get(roomId)?.viewerCount ?? 0;
+    },
+
+    viewerCounts(): Record<string, number> {
+      const out: Record<string, number> = {};
+      for (const [id, stream] of streams) out[id] = stream.viewerCount;
+      return out;
+    },
+
+    close(): Promise<void> {
+      closing ??= (async () => {
+        for (const stream of streams.values()) stream.end(true);
+        streams.clear();
+        for (const ws of wss.clients) ws.terminate();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          for (const s of sockets) s.destroy();
+          server.closeAllConnections();
+        });
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+        log.info('FLV playback closed');
+      })();
+      return closing;
+    },
+  };
+}
