@@ -15,7 +15,8 @@ import { createLogger } from '../src/logger.ts';
 import { startLiveroom, type Liveroom } from '../src/server.ts';
 import { httpClient, startTestApp, uniqueName, type TestApp } from './helpers/app.ts';
 import { dbKinds, openTestDatabase } from './helpers/db.ts';
-import { anonymous, eventually, newUser, next, texts, until, type TestUser } from './helpers/live.ts';
+import { anonymous, newUser, next, texts, until, type TestUser } from './helpers/live.ts';
+import { eventually } from './helpers/wait.ts';
 import { createRoom } from './helpers/wallet.ts';
 
 const ENV = { SIGNUP_BONUS: '1000', CHAT_MAX_LENGTH: '50', CHAT_RATE_POINTS: '100', ROOM_RECONNECT_SEC: '30' };
@@ -397,7 +398,7 @@ for (const kind of await dbKinds()) {
       await app.services.events.publish('room.status', { roomId, status: 'live', at: new Date().toISOString() });
       await until(v, () => v.state.status === 'live', 'live');
       await v.leave();
-      // joinById (API.md) only finds an existing room: the live room was kept
+      // joinById (README "Live rooms and chat") only finds an existing room: the live room was kept
       const again = await new Client(app.url).joinById(roomId);
       assert.equal(again.roomId, roomId);
       await again.leave();
