@@ -398,7 +398,7 @@ for (const kind of await dbKinds()) {
       await app.services.events.publish('room.status', { roomId, status: 'live', at: new Date().toISOString() });
       await until(v, () => v.state.status === 'live', 'live');
       await v.leave();
-      // joinById (README "Live rooms and chat") only finds an existing room: the live room was kept
+      // joinById (API.md) only finds an existing room: the live room was kept
       const again = await new Client(app.url).joinById(roomId);
       assert.equal(again.roomId, roomId);
       await again.leave();

@@ -1,4 +1,4 @@
-// The messages a live room accepts and sends (README "Live rooms and chat"),
+// The messages a live room accepts and sends (docs/api.md "Rooms (Colyseus)"),
 // as zod schemas: the room validates with them and the client SDK takes its
 // types from them. Text rules (length, control characters) are chat's own
 // (domain/chat.ts), so `text` is only required to be a string here.
