@@ -16,7 +16,7 @@ import { createJobRunner, UnrecoverableError, type JobRunner } from '../src/jobs
 import { createLogger } from '../src/logger.ts';
 import { dbKinds, openTestDatabase, REDIS_URL, type DbKind } from './helpers/db.ts';
 import { dropPrefix, newPrefix, redisAvailable, sample } from './helpers/jobs.ts';
-import { eventually } from './helpers/live.ts';
+import { eventually } from './helpers/wait.ts';
 
 type Mode = { name: string; redis: boolean; db: DbKind };
 const modes: Mode[] = (await dbKinds()).map((db) => ({ name: `in-process (${db})`, redis: false, db }));

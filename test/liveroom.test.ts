@@ -15,7 +15,8 @@ import { createLogger } from '../src/logger.ts';
 import { startLiveroom, type Liveroom } from '../src/server.ts';
 import { httpClient, startTestApp, uniqueName, type TestApp } from './helpers/app.ts';
 import { dbKinds, openTestDatabase } from './helpers/db.ts';
-import { anonymous, eventually, newUser, next, texts, until, type TestUser } from './helpers/live.ts';
+import { anonymous, newUser, next, texts, until, type TestUser } from './helpers/live.ts';
+import { eventually } from './helpers/wait.ts';
 import { createRoom } from './helpers/wallet.ts';
 
 const ENV = { SIGNUP_BONUS: '1000', CHAT_MAX_LENGTH: '50', CHAT_RATE_POINTS: '100', ROOM_RECONNECT_SEC: '30' };

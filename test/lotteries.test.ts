@@ -24,7 +24,8 @@ import { startLiveroom, type Liveroom } from '../src/server.ts';
 import { httpClient, startTestApp, type TestApp } from './helpers/app.ts';
 import { dbKinds, openTestDatabase, type DbKind } from './helpers/db.ts';
 import { bullmqEnv, dropPrefix, newPrefix, redisAvailable } from './helpers/jobs.ts';
-import { anonymous, eventually, newUser, next, until, type TestUser } from './helpers/live.ts';
+import { anonymous, newUser, next, until, type TestUser } from './helpers/live.ts';
+import { eventually } from './helpers/wait.ts';
 import { createRoom } from './helpers/wallet.ts';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');

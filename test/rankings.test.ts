@@ -11,7 +11,8 @@ import { periodStart, type Board, type RankWindow } from '../src/domain/rankings
 import { startTestApp, type TestApp } from './helpers/app.ts';
 import { dbKinds } from './helpers/db.ts';
 import { bullmqEnv, dropPrefix, newPrefix, redisAvailable } from './helpers/jobs.ts';
-import { anonymous, eventually, newUser, type TestUser } from './helpers/live.ts';
+import { anonymous, newUser, type TestUser } from './helpers/live.ts';
+import { eventually } from './helpers/wait.ts';
 import { createRoom } from './helpers/wallet.ts';
 
 const ENV = { SIGNUP_BONUS: '1000', RANKINGS_DEBOUNCE_MS: '200', LOG_LEVEL: 'silent' };

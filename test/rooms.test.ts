@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { dbKinds } from './helpers/db.ts';
 import { startTestApp, uniqueName, type TestApp } from './helpers/app.ts';
 import { adminToken } from './helpers/wallet.ts';
-import { eventually } from './helpers/live.ts';
+import { eventually } from './helpers/wait.ts';
 
 const ADMIN = { username: 'rooms_admin', password: 'rooms admin passphrase' };
 

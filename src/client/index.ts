@@ -84,7 +84,7 @@ export interface LiveroomClientOptions {
 
 type Query = Record<string, string | number | boolean | undefined>;
 
-// Join refusals from the server (src/rooms/live-room.ts) as error codes.
+// Join refusals from the server (src/rooms/viewer-auth.ts) as error codes.
 const JOIN_CODES: Record<number, [number, string]> = { 401: [401, 'unauthorized'], 403: [403, 'banned'], 404: [404, 'not_found'] };
 
 export class LiveroomClient {

@@ -19,6 +19,7 @@ import { DomainError, isDomainError, isUniqueViolation } from './errors.ts';
 import type { EventBus } from './events.ts';
 import { newId } from './ids.ts';
 import { DRAW_ALGORITHM, draw as drawFrom, seedFor, seedHashOf } from './lottery-draw.ts';
+import { keywordMatches } from './lottery-keyword.ts';
 import { normalizeText, textFault } from './text.ts';
 
 export type LotteryMethod = (typeof LOTTERY_METHODS)[number];
@@ -91,9 +92,6 @@ export interface LotteriesDeps {
 type Row = typeof lotteries.$inferSelect;
 
 export type DrawOutcome = { state: 'drawn'; lottery: LotteryView } | { state: 'already_drawn' } | { state: 'not_due'; endsAt: Date } | { state: 'missing' };
-
-/** Keyword matching is on NFC text, case-insensitive: the keyword anywhere in the message. */
-export const keywordMatches = (text: string, keyword: string) => normalizeText(text).toLowerCase().includes(normalizeText(keyword).toLowerCase());
 
 export function createLotteries(deps: LotteriesDeps) {
   const { db, settings } = deps;

@@ -9,11 +9,47 @@ import { RedisPresence } from '@colyseus/redis-presence';
 import { WebSocketTransport } from '@colyseus/ws-transport';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
+import type { EventBus } from '../domain/events.ts';
 import type { Services } from '../domain/services.ts';
 import { compileTrustProxy, pinClientAddress } from '../http/client-address.ts';
 import { liveRoomClass, type LiveRoomDeps, type LiveRoomSettings } from './live-room.ts';
+import type { LiveRoomLotteries } from './lottery-view.ts';
 import { createRoomEvents, type RoomEvents } from './room-events.ts';
-import { rankingsRoomClass } from './rankings-room.ts';
+import { rankingsRoomClass, type RankingsRoomDeps } from './rankings-room.ts';
+
+/** What the rooms role uses of the domain services. */
+export interface RoomsServices {
+  events: EventBus;
+  rooms: Pick<Services['rooms'], 'find' | 'reportOnline'>;
+  tokens: Pick<Services['tokens'], 'check'>;
+  users: Pick<Services['users'], 'find'>;
+  chat: LiveRoomDeps['chat'];
+  gifts: Pick<Services['gifts'], 'topFans'>;
+  lotteries: LiveRoomLotteries;
+  rankings: RankingsRoomDeps['rankings'];
+}
+
+/** The settings of the live room, as config names them. */
+type LiveRoomConfig = Pick<
+  Config,
+  | 'CHAT_HISTORY'
+  | 'GIFT_FEED_SIZE'
+  | 'GIFT_BROADCASTS_PER_TICK'
+  | 'TOP_FANS_SIZE'
+  | 'ROOM_RECONNECT_SEC'
+  | 'ROOM_MAX_CLIENTS'
+  | 'ROOM_PATCH_MS'
+  | 'ROOM_PATCH_MS_PER_1K'
+  | 'ROOM_PATCH_MS_MAX'
+  | 'ROOM_ONLINE_UPDATE_MS'
+  | 'ROOM_ONLINE_REPORT_MS'
+  | 'GIFT_COMBO_WINDOW_MS'
+  | 'ROOM_MAX_MESSAGES_PER_SEC'
+  | 'ROOM_SEAT_RESERVATION_SEC'
+>;
+
+/** What the rooms role reads of the config. */
+export type RoomsConfig = LiveRoomConfig & Pick<Config, 'REDIS_URL' | 'ROOMS_PUBLIC_ADDRESS' | 'HOST' | 'TRUST_PROXY' | 'RANKINGS_ROOM_ITEMS'>;
 
 export interface RoomsServer {
   colyseus: Server;
@@ -42,7 +78,7 @@ function bindColyseusRoutes(httpServer: HttpServer, bind: () => void, handOver?:
   handOver(colyseusListener);
 }
 
-export function liveRoomSettings(config: Config): LiveRoomSettings {
+export function liveRoomSettings(config: LiveRoomConfig): LiveRoomSettings {
   return {
     chatHistory: config.CHAT_HISTORY,
     giftFeedSize: config.GIFT_FEED_SIZE,
@@ -72,8 +108,8 @@ const COLYSEUS_WS_PATH = /^\/[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+(\?|$)/;
 export async function startRooms(opts: {
   httpServer: HttpServer;
   port: number;
-  config: Config;
-  services: Services;
+  config: RoomsConfig;
+  services: RoomsServices;
   logger: Logger;
   /** Takes Colyseus's HTTP handler (matchmaking) to call it from the gateway; without it Colyseus answers first. */
   handOverRequests?: (handler: RequestListener) => void;
@@ -123,11 +159,11 @@ export async function startRooms(opts: {
   // so match the listing's own roomId; joinOrCreate then also locks creation per room id.
   live.getFilterOptions = (options: { roomId?: unknown } | undefined) =>
     typeof options?.roomId === 'string' ? { roomId: options.roomId } : {};
+  // `join("rankings")`: every leaderboard, pushed as it changes.
+  colyseus.define('rankings', rankingsRoomClass({ rankings: services.rankings, events: services.events, logger, items: config.RANKINGS_ROOM_ITEMS, seatReservationSec: config.ROOM_SEAT_RESERVATION_SEC }));
   // What listen() does, minus binding a port (the API server already listens).
   // Not serverless(): it pre-reads every request body, which would take body
   // parsing, size limits and uploads away from Express.
-  // `join("rankings")`: every leaderboard, pushed as it changes.
-  colyseus.define('rankings', rankingsRoomClass({ rankings: services.rankings, events: services.events, logger, items: config.RANKINGS_ROOM_ITEMS, seatReservationSec: config.ROOM_SEAT_RESERVATION_SEC }));
   bindColyseusRoutes(opts.httpServer, () => (colyseus as unknown as { bindRoutes(): void }).bindRoutes(), opts.handOverRequests);
   // Colyseus takes the client's address from X-Real-IP / X-Forwarded-For / X-Client-IP as sent; the
   // address the audit log records (onAuth's ctx.ip, kept in client.auth) must follow TRUST_PROXY like

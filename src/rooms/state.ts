@@ -1,4 +1,4 @@
-// The synchronized state of a live room (API.md "Rooms (Colyseus)"). Kept
+// The synchronized state of a live room (docs/api.md "Rooms (Colyseus)"). Kept
 // cheap to patch for thousands of clients: no per-viewer collections, `online`
 // is a number, every list is bounded by a setting.
 import { schema, t, type SchemaType } from '@colyseus/schema';

@@ -51,13 +51,4 @@ export function next<K extends keyof LiveRoomEvents>(conn: LiveRoomConnection, t
   });
 }
 
-/** Polls `cond` (for server-side facts that have no event to wait on). */
-export async function eventually(cond: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 export const texts = (conn: LiveRoomConnection) => conn.state.chat.map((l) => l.text);

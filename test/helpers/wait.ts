@@ -1,4 +1,5 @@
 // Waiting for a condition with a deadline (never a fixed sleep).
+/** Polls `probe` until it gives a value (not undefined or false), for facts with no event to wait on; rejects after `ms`. */
 export async function eventually<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, ms = 20_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
