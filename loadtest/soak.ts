@@ -20,7 +20,7 @@ import { LiveroomClient, type LiveRoomConnection } from '../src/client/index.ts'
 import { POSTGRES_URL } from '../test/helpers/db.ts';
 import { push } from '../test/helpers/media.ts';
 import { freePort, startServerProcess } from '../test/helpers/server-process.ts';
-import { heapGrowth, heapSnapshotOptions, summarizeHeapSnapshot, takeHeapSnapshot } from './lib/heap.ts';
+import { heapGrowth, heapSnapshotOptions, type HeapSummary, summarizeHeapSnapshot, takeHeapSnapshot } from './lib/heap.ts';
 import { arg, childrenOf, rssBytes } from './lib/proc.ts';
 
 const VIEWERS = Number(arg('viewers', '1000'));
@@ -169,7 +169,7 @@ try {
     `after warm-up, second half against first (means): server RSS ${drift('rssMb').toFixed(1)}%, media RSS ${drift('mediaRssMb').toFixed(1)}%, fds ${drift('fds').toFixed(1)}%, PG connections ${drift('pgConns').toFixed(1)}%; lag p99 max ${Math.max(...warm.map((s) => s.lagP99Ms)).toFixed(1)} ms\n`,
   );
   if (heaps.length >= 2) {
-    const summaries = [];
+    const summaries: HeapSummary[] = [];
     for (const h of heaps) summaries.push(await summarizeHeapSnapshot(h.file));
     process.stdout.write(`live heap (after the GC a snapshot forces): ${heaps.map((h, i) => `t=${h.t}s ${(summaries[i]!.totalBytes / 2 ** 20).toFixed(1)} MB`).join(', ')}\n`);
     process.stdout.write(`grew most from t=${heaps[0]!.t}s to t=${heaps.at(-1)!.t}s (self size, count):\n`);

@@ -36,9 +36,10 @@ describe('documentation', () => {
     const broken: string[] = [];
     for (const doc of documents) {
       const text = readFileSync(doc, 'utf8');
-      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)|src="([^"]+)"/g).map((m) => [m[0], m[1] ?? m[2]!] as const)) {
-        if (/^[a-z]+:/i.test(target!)) continue;
-        const [file, anchor] = target!.split('#') as [string, string | undefined];
+      for (const m of text.matchAll(/\]\(([^)\s]+)\)|src="([^"]+)"/g)) {
+        const target = m[1] ?? m[2]!;
+        if (/^[a-z]+:/i.test(target)) continue;
+        const [file, anchor] = target.split('#') as [string, string | undefined];
         const resolved = file === '' ? doc : join(dirname(doc), file);
         if (relative('.', resolved).startsWith('..')) broken.push(`${doc}: ${target} leaves the repository`);
         else if (!existsSync(resolved)) broken.push(`${doc}: ${target} does not exist`);
