@@ -42,6 +42,8 @@ describe('classifying FLV tags', () => {
     ['an HEVC (codec id 12) sequence header', flvTag(9, 0, 0x1c, 0), TAG_VIDEO_HEADER],
     ['an HEVC (codec id 12) keyframe', flvTag(9, 0, 0x1c, 1), TAG_KEYFRAME],
     ['a video info/command frame (end of seeking)', flvTag(9, 40, 0x57, 1), TAG_OTHER],
+    ['a video info/command frame (start of seeking) is no sequence header', flvTag(9, 40, 0x57, 0), TAG_OTHER],
+    ['an enhanced-RTMP command frame is no sequence header', flvTag(9, 40, 0x80 | 0x50, 0), TAG_OTHER],
     ['an enhanced-video sequence start', flvTag(9, 0, 0x90, 0x68), TAG_VIDEO_HEADER],
     ['an enhanced-video keyframe', flvTag(9, 0, 0x91, 0x68), TAG_KEYFRAME],
     ['an enhanced-video inter frame', flvTag(9, 40, 0xa1, 0x68), TAG_VIDEO],

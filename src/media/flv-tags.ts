@@ -32,15 +32,18 @@ export function classifyTag(tag: Buffer): number {
     return TAG_OTHER;
   }
   if (type === 9) {
+    // A video info/command frame (frame type 5) carries a command byte where a
+    // frame carries its packet type: "start of seeking" (0) is no sequence header.
+    const frameType = (b >> 4) & 0x07;
+    if (frameType === 5) return TAG_OTHER;
     if (b & 0x80) {
       // enhanced RTMP video (HEVC, AV1, VP9): frame type in bits 4-6, packet type in 0-3
       if ((b & 0x0f) === 0) return TAG_VIDEO_HEADER;
-      return ((b >> 4) & 0x07) === 1 ? TAG_KEYFRAME : TAG_VIDEO;
+      return frameType === 1 ? TAG_KEYFRAME : TAG_VIDEO;
     }
     const codec = b & 0x0f;
     if ((codec === 7 || codec === 12) && tag[12] === 0) return TAG_VIDEO_HEADER;
-    if ((b >> 4) === 5) return TAG_OTHER; // video info/command frame
-    return (b >> 4) === 1 ? TAG_KEYFRAME : TAG_VIDEO;
+    return frameType === 1 ? TAG_KEYFRAME : TAG_VIDEO;
   }
   return TAG_OTHER;
 }
