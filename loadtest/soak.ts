@@ -125,7 +125,7 @@ try {
       return NaN;
     }
   };
-  const samples: { t: number; rssMb: number; mediaRssMb: number; fds: number; lagP99Ms: number; pgConns: number; online: number }[] = [];
+  const samples: { t: number; rssMb: number; heapUsedMb: number; heapTotalMb: number; externalMb: number; mediaRssMb: number; fds: number; lagP99Ms: number; pgConns: number; online: number }[] = [];
   const t0 = Date.now();
   const end = t0 + MINUTES * 60_000;
   // snapshots from the end of the warm-up (a fifth of the run) to the end, evenly spaced
@@ -140,12 +140,15 @@ try {
       log(`t=${t}s heap snapshot written`);
     }
     const metrics = String((await http.request('GET', '/metrics')).body);
-    const lag = Number(/^liveroom_nodejs_eventloop_lag_p99_seconds (\S+)/m.exec(metrics)?.[1] ?? NaN) * 1000;
+    const gauge = (name: string) => Number(new RegExp(`^liveroom_${name} (\\S+)`, 'm').exec(metrics)?.[1] ?? NaN);
+    const lag = gauge('nodejs_eventloop_lag_p99_seconds') * 1000;
+    // where RSS goes: the V8 heap in use and reserved, and memory outside it (Buffers, ArrayBuffers)
+    const memory = { heapUsedMb: gauge('nodejs_heap_size_used_bytes') / 2 ** 20, heapTotalMb: gauge('nodejs_heap_size_total_bytes') / 2 ** 20, externalMb: gauge('nodejs_external_memory_bytes') / 2 ** 20 };
     const conns = Number((await admin.query('select count(*)::int as n from pg_stat_activity where datname = $1', [dbName])).rows[0].n);
     const room = await http.request('GET', `/api/rooms/${roomId}`);
-    const s = { t: Math.round((Date.now() - t0) / 1000), rssMb: rssBytes(pid) / 2 ** 20, mediaRssMb: rssBytes(mediaPid() ?? 0) / 2 ** 20, fds: fds(pid), lagP99Ms: lag, pgConns: conns, online: room.body.room?.online ?? NaN };
+    const s = { t: Math.round((Date.now() - t0) / 1000), rssMb: rssBytes(pid) / 2 ** 20, ...memory, mediaRssMb: rssBytes(mediaPid() ?? 0) / 2 ** 20, fds: fds(pid), lagP99Ms: lag, pgConns: conns, online: room.body.room?.online ?? NaN };
     samples.push(s);
-    log(`t=${s.t}s rss ${s.rssMb.toFixed(0)} MB media ${s.mediaRssMb.toFixed(0)} MB fds ${s.fds} lag p99 ${s.lagP99Ms.toFixed(1)} ms pg ${s.pgConns} online ${s.online} (joins ${joins} leaves ${leaves} chats ${chats} gifts ${gifts} errors ${errors})`);
+    log(`t=${s.t}s rss ${s.rssMb.toFixed(0)} MB (heap ${s.heapUsedMb.toFixed(0)}/${s.heapTotalMb.toFixed(0)}, external ${s.externalMb.toFixed(0)}) media ${s.mediaRssMb.toFixed(0)} MB fds ${s.fds} lag p99 ${s.lagP99Ms.toFixed(1)} ms pg ${s.pgConns} online ${s.online} (joins ${joins} leaves ${leaves} chats ${chats} gifts ${gifts} errors ${errors})`);
   }
   if (snapshotAt.length > 0) {
     const t = Math.round((Date.now() - t0) / 1000);
@@ -159,14 +162,15 @@ try {
   // second half against the first, since memory moves in a sawtooth with garbage collection.
   const warm = samples.slice(Math.floor(samples.length / 5));
   const half = Math.floor(warm.length / 2);
-  const mean = (xs: typeof warm, key: 'rssMb' | 'mediaRssMb' | 'fds' | 'pgConns') => xs.reduce((n, s) => n + s[key], 0) / xs.length;
-  const drift = (key: 'rssMb' | 'mediaRssMb' | 'fds' | 'pgConns') => ((mean(warm.slice(half), key) - mean(warm.slice(0, half), key)) / mean(warm.slice(0, half), key)) * 100;
+  type Series = 'rssMb' | 'heapUsedMb' | 'heapTotalMb' | 'externalMb' | 'mediaRssMb' | 'fds' | 'pgConns';
+  const mean = (xs: typeof warm, key: Series) => xs.reduce((n, s) => n + s[key], 0) / xs.length;
+  const drift = (key: Series) => ((mean(warm.slice(half), key) - mean(warm.slice(0, half), key)) / mean(warm.slice(0, half), key)) * 100;
   process.stdout.write(`soak: ${VIEWERS} viewers, ${CHURN} leave and ${CHURN} join per second, 5 chatters and 5 gifters at 1/s, an RTMP stream, ${MINUTES} min\n`);
   process.stdout.write(`totals: ${joins} joins, ${leaves} leaves, ${chats} chat lines, ${gifts} gifts, ${errors} errors\n`);
-  process.stdout.write('t (s) | server RSS MB | media RSS MB | fds | lag p99 ms | PG conns | online\n');
-  for (const s of samples) process.stdout.write(`${s.t} | ${s.rssMb.toFixed(0)} | ${s.mediaRssMb.toFixed(0)} | ${s.fds} | ${s.lagP99Ms.toFixed(1)} | ${s.pgConns} | ${s.online}\n`);
+  process.stdout.write('t (s) | server RSS MB | heap used / total MB | external MB | media RSS MB | fds | lag p99 ms | PG conns | online\n');
+  for (const s of samples) process.stdout.write(`${s.t} | ${s.rssMb.toFixed(0)} | ${s.heapUsedMb.toFixed(0)} / ${s.heapTotalMb.toFixed(0)} | ${s.externalMb.toFixed(0)} | ${s.mediaRssMb.toFixed(0)} | ${s.fds} | ${s.lagP99Ms.toFixed(1)} | ${s.pgConns} | ${s.online}\n`);
   process.stdout.write(
-    `after warm-up, second half against first (means): server RSS ${drift('rssMb').toFixed(1)}%, media RSS ${drift('mediaRssMb').toFixed(1)}%, fds ${drift('fds').toFixed(1)}%, PG connections ${drift('pgConns').toFixed(1)}%; lag p99 max ${Math.max(...warm.map((s) => s.lagP99Ms)).toFixed(1)} ms\n`,
+    `after warm-up, second half against first (means): server RSS ${drift('rssMb').toFixed(1)}% (heap used ${drift('heapUsedMb').toFixed(1)}%, heap reserved ${drift('heapTotalMb').toFixed(1)}%, external ${drift('externalMb').toFixed(1)}%), media RSS ${drift('mediaRssMb').toFixed(1)}%, fds ${drift('fds').toFixed(1)}%, PG connections ${drift('pgConns').toFixed(1)}%; lag p99 max ${Math.max(...warm.map((s) => s.lagP99Ms)).toFixed(1)} ms\n`,
   );
   if (heaps.length >= 2) {
     const summaries: HeapSummary[] = [];

@@ -250,9 +250,11 @@ export class LiveroomClient {
     const colyseus = new ColyseusClient(this.baseUrl);
     try {
       const room = await colyseus.joinOrCreate<LiveRoomState>('live', this.token ? { roomId, token: this.token } : { roomId });
+      // Known broadcasts get their handlers at once: one may come before the first state.
+      const connection = new LiveRoomConnection(room);
       // The join reply comes before the first full state: hand out a room whose state is there.
       if (room.state?.roomId === undefined || room.state.roomId === '') await new Promise<void>((resolve) => room.onStateChange.once(() => resolve()));
-      return new LiveRoomConnection(room);
+      return connection;
     } catch (e) {
       const err = e as { code?: number; message?: string };
       const [status, code] = JOIN_CODES[err.code ?? 0] ?? [err.code && err.code >= 400 && err.code < 600 ? err.code : 500, 'join_failed'];
