@@ -15,6 +15,7 @@ import { createLedger } from './ledger.ts';
 import { createWallet } from './wallet.ts';
 import { loadGiftCatalog } from './gift-catalog.ts';
 import { createGifts, type RoomLookup } from './gifts.ts';
+import { createBroadcasts } from './broadcasts.ts';
 import { createChat } from './chat.ts';
 import { createRooms, type RoomUrls } from './rooms.ts';
 import { createRankings } from './rankings.ts';
@@ -54,6 +55,7 @@ export function createServices(config: Config, database: Database, events: Event
       return { ...u, whipUrl: config.WHIP_MAX_SESSIONS > 0 ? `${u.mediaUrl}/whip` : null, whepBase: config.WHEP_MAX_VIEWERS > 0 ? `${u.mediaUrl}/whep` : null };
     },
   });
+  const broadcasts = createBroadcasts({ db, events });
   const users = createUsers({
     db,
     roomIdOf: rooms.idOfStreamer,
@@ -114,7 +116,7 @@ export function createServices(config: Config, database: Database, events: Event
       resultShowSec: config.LOTTERY_RESULT_SHOW_SEC,
     },
   });
-  return { database, events, users, tokens, follows, files, profiles, audit, ledger, wallet, gifts, roomLookup, chat, rooms, rankings, recordings, lotteries };
+  return { database, events, users, tokens, follows, files, profiles, audit, ledger, wallet, gifts, roomLookup, chat, rooms, broadcasts, rankings, recordings, lotteries };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -97,7 +97,7 @@ export async function startRooms(opts: {
   const events = createRoomEvents(services.events, (err) => logger.error({ err }, 'room event handler failed'));
 
   const deps: LiveRoomDeps = {
-    rooms: { get: (roomId) => services.rooms.find(roomId), reportOnline: services.rooms.reportOnline },
+    rooms: { get: (roomId) => services.rooms.find(roomId), reportOnline: services.broadcasts.reportOnline },
     viewers: {
       async fromToken(token) {
         const checked = await services.tokens.check(token);
