@@ -166,7 +166,7 @@ export class LiveroomClient {
   createRoom(input: RoomInput): Promise<{ room: RoomInfo; ingest: Ingest }> {
     return this.request('POST', '/rooms', { json: input });
   }
-  listRooms(q: { status?: 'idle' | 'live' | 'ended'; cursor?: string; limit?: number } = {}): Promise<Page<RoomInfo>> {
+  listRooms(q: { status?: RoomInfo['status']; cursor?: string; limit?: number } = {}): Promise<Page<RoomInfo>> {
     return this.request('GET', '/rooms', { query: q });
   }
   getRoom(id: string): Promise<{ room: RoomInfo }> {

@@ -6,11 +6,10 @@
 // closes the open session with endSession().
 import { and, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
 import type { Db, Executor } from '../db/connect.ts';
-import { liveSessions, rooms } from '../db/schema.ts';
+import { liveSessions, rooms, type EndReason, type RoomStatus } from '../db/schema.ts';
 import { DomainError } from './errors.ts';
 import type { EventBus } from './events.ts';
 import { newId } from './ids.ts';
-import type { EndReason, RoomStatus } from './rooms.ts';
 import { hashStreamKey, isStreamKey } from './stream-keys.ts';
 
 export interface BroadcastsDeps {

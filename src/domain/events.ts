@@ -5,10 +5,11 @@
 import type { ErrorCode } from './errors.ts';
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
+import type { RoomStatus } from '../db/schema.ts';
 
 /** Every event that crosses adapters, by topic. Add topics here as features need them. */
 export interface EventMap {
-  'room.status': { roomId: string; status: 'idle' | 'live' | 'ended'; interrupted?: boolean; at: string };
+  'room.status': { roomId: string; status: RoomStatus; interrupted?: boolean; at: string };
   'room.updated': { roomId: string };
   /** The media side must disconnect the room's publisher (broadcast ended by its owner/an admin, or key rotated). */
   'room.kick': { roomId: string; reason: 'ended' | 'key_rotated' };

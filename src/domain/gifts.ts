@@ -4,7 +4,7 @@
 // Gifting your own room is refused with 403 `cannot_gift_own_room`.
 import { and, desc, eq, gte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/connect.ts';
-import { transfers, users } from '../db/schema.ts';
+import { transfers, users, type RoomStatus } from '../db/schema.ts';
 import { toInt } from '../db/sql-runner.ts';
 import { DomainError, isUniqueViolation } from './errors.ts';
 import type { EventBus } from './events.ts';
@@ -16,7 +16,7 @@ import { splitGift, type Ledger } from './ledger.ts';
 export interface GiftRoom {
   id: string;
   streamerId: string;
-  status: string;
+  status: RoomStatus;
 }
 export interface RoomLookup {
   /** Undefined when there is no such room. */

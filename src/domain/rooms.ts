@@ -5,7 +5,7 @@
 // publisher, as the media side reports it (domain/broadcasts.ts).
 import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db, Executor } from '../db/connect.ts';
-import { END_REASONS, files, liveSessions, rooms, users } from '../db/schema.ts';
+import { files, liveSessions, rooms, users, type EndReason, type RoomStatus } from '../db/schema.ts';
 import { recordAudit } from './audit.ts';
 import { endSession, publishStatus } from './broadcasts.ts';
 import { DomainError, isUniqueViolation } from './errors.ts';
@@ -15,8 +15,7 @@ import { decodeCursor, toPage, type Page } from './pagination.ts';
 import { hashStreamKey, newStreamKey } from './stream-keys.ts';
 import type { RequestContext } from './users.ts';
 
-export type RoomStatus = 'idle' | 'live' | 'ended';
-export type EndReason = (typeof END_REASONS)[number];
+export type { EndReason, RoomStatus };
 
 export interface RoomView {
   id: string;

@@ -9,6 +9,7 @@ import type { ChatMessage, ChatRoom, ChatService, ChatUser } from '../domain/cha
 import { DomainError, isDomainError } from '../domain/errors.ts';
 import type { EventMap } from '../domain/events.ts';
 import type { LotteryView } from '../domain/lotteries.ts';
+import type { RoomStatus } from '../domain/rooms.ts';
 import {
   banMessage,
   chatMessage,
@@ -23,8 +24,6 @@ import {
 } from './messages.ts';
 import type { RoomEvents } from './room-events.ts';
 import { ChatLine, GiftLine, LiveRoomState, TopFan } from './state.ts';
-
-export type RoomStatus = 'idle' | 'live' | 'ended';
 
 /** What the live room needs to know about a room; the rooms service provides it. */
 export interface LiveRoomInfo {
