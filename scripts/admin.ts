@@ -17,7 +17,7 @@ import { DataDirInUseError } from '../src/db/data-dir-lock.ts';
 import { DomainError } from '../src/domain/errors.ts';
 import { createLocalEventBus } from '../src/domain/events.ts';
 import { createServices } from '../src/domain/services.ts';
-import { username as usernameSchema } from '../src/http/schemas.ts';
+import { username as usernameSchema } from '../src/http/schemas/users.ts';
 
 const USAGE = `usage:
   npm run admin -- create NAME [--password PASSWORD]   create an admin account

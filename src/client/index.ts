@@ -3,21 +3,16 @@
 // rooms over @colyseus/sdk. Runs in Node >= 22 and browsers (fetch, WebSocket).
 import { Callbacks, Client as ColyseusClient, type Room } from '@colyseus/sdk';
 import type { z } from 'zod';
-import type {
-  auditItem,
-  fileReply,
-  followItem,
-  loginReply,
-  profile,
-  registerBody,
-  user,
-} from '../http/schemas.ts';
-import type { balanceReply, gift as giftSchema, ledgerItem, sendGiftReply, topFansReply, walletReply } from '../http/wallet-schemas.ts';
-import type { ingest, ingestServer, liveSession, room as roomSchema, roomCreateBody, roomPatchBody } from '../http/room-schemas.ts';
+import type { auditItem } from '../http/schemas/audit.ts';
+import type { fileReply } from '../http/schemas/files.ts';
+import type { gift as giftSchema, sendGiftReply, topFansReply } from '../http/schemas/gifts.ts';
+import type { enterReply, entrantsReply, lottery as lotterySchema, lotteryCreateBody } from '../http/schemas/lotteries.ts';
+import type { rankingsReply } from '../http/schemas/rankings.ts';
+import type { ingest, ingestServer, liveSession, room as roomSchema, roomCreateBody, roomPatchBody } from '../http/schemas/rooms.ts';
+import type { followItem, loginReply, profile, registerBody, user } from '../http/schemas/users.ts';
+import type { balanceReply, ledgerItem, walletReply } from '../http/schemas/wallet.ts';
 import type { GiftBroadcast, LiveRoomBroadcasts, LotteryResult } from '../rooms/messages.ts';
-import type { enterReply, entrantsReply, lottery as lotterySchema, lotteryCreateBody } from '../http/lottery-schemas.ts';
 import type { ChatLine, GiftLine, LiveRoomState } from '../rooms/state.ts';
-import type { rankingsReply } from '../http/ranking-schemas.ts';
 import type { RankBoard, RankingsState } from '../rooms/rankings-state.ts';
 
 export type User = z.infer<typeof user>;

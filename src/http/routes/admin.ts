@@ -1,7 +1,8 @@
 import type { Config } from '../../config.ts';
 import type { Services } from '../../domain/services.ts';
 import { route, type Api } from '../route.ts';
-import { auditItem, auditQuery, page } from '../schemas.ts';
+import { auditItem, auditQuery } from '../schemas/audit.ts';
+import { page } from '../schemas/common.ts';
 
 export function adminRoutes(api: Api, s: Services, config: Config) {
   route(

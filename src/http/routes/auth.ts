@@ -1,7 +1,7 @@
 import type { Services } from '../../domain/services.ts';
 import { addressKey, consumeOrThrow, type createLoginGuard, type Limiter } from '../limits.ts';
 import { route, type Api } from '../route.ts';
-import { loginBody, loginReply, registerBody, userReply } from '../schemas.ts';
+import { loginBody, loginReply, registerBody, userReply } from '../schemas/users.ts';
 
 export function authRoutes(
   api: Api,

@@ -5,7 +5,7 @@ import type { Config } from '../../config.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { Services } from '../../domain/services.ts';
 import { route, validate, type Api } from '../route.ts';
-import { fileKind, fileReply } from '../schemas.ts';
+import { fileKind, fileReply } from '../schemas/files.ts';
 
 const uploadFields = z.strictObject({ kind: fileKind });
 

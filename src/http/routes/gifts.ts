@@ -2,8 +2,8 @@ import type { Config } from '../../config.ts';
 import { parseIdempotencyKey } from '../../domain/idempotency.ts';
 import type { Services } from '../../domain/services.ts';
 import { route, type Api } from '../route.ts';
-import { idParams } from '../schemas.ts';
-import { giftList, idempotencyHeader, sendGiftBody, sendGiftReply, topFansQuery, topFansReply } from '../wallet-schemas.ts';
+import { idempotencyHeader, idParams } from '../schemas/common.ts';
+import { giftList, sendGiftBody, sendGiftReply, topFansQuery, topFansReply } from '../schemas/gifts.ts';
 import { replayHeaders } from './wallet.ts';
 
 export function giftRoutes(api: Api, s: Services, config: Config) {

@@ -1,8 +1,8 @@
 import type { Config } from '../../config.ts';
 import type { Services } from '../../domain/services.ts';
-import { entrantsQuery, entrantsReply, enterReply, lotteryCreateBody, lotteryReply } from '../lottery-schemas.ts';
+import { idParams } from '../schemas/common.ts';
+import { enterReply, entrantsQuery, entrantsReply, lotteryCreateBody, lotteryReply } from '../schemas/lotteries.ts';
 import { route, type Api } from '../route.ts';
-import { idParams } from '../schemas.ts';
 
 export function lotteryRoutes(api: Api, s: Services, config: Config) {
   route(

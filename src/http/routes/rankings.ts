@@ -1,6 +1,6 @@
 import type { Config } from '../../config.ts';
 import type { Services } from '../../domain/services.ts';
-import { rankingsQuery, rankingsReply } from '../ranking-schemas.ts';
+import { rankingsQuery, rankingsReply } from '../schemas/rankings.ts';
 import { route, type Api } from '../route.ts';
 
 export function rankingRoutes(api: Api, s: Services, config: Config) {

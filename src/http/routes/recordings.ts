@@ -2,25 +2,13 @@
 // DATA_DIR: live previews (/previews/<roomId>.jpg) and finished recordings
 // (/recordings/<id>.mp4, with HTTP range requests).
 import type { Express, RequestHandler } from 'express';
-import { z } from 'zod';
 import type { Config } from '../../config.ts';
 import type { Services } from '../../domain/services.ts';
 import { previewFile, recordingFile } from '../../media/paths.ts';
 import { notFoundHandler } from '../errors.ts';
 import { route, type Api } from '../route.ts';
-import { idParams, page, pageQuery } from '../schemas.ts';
-
-export const recording = z.object({
-  id: z.string(),
-  roomId: z.string(),
-  sessionId: z.string().describe('The broadcast (GET /rooms/:id/sessions)'),
-  status: z.enum(['recording', 'processing', 'ready', 'failed']).describe('recording while live, processing after the broadcast ended, then ready or failed'),
-  bytes: z.number().int().describe('Size of the MP4 (0 until ready)'),
-  durationSec: z.number(),
-  createdAt: z.string(),
-  readyAt: z.string().nullable(),
-  url: z.string().nullable().describe('The MP4 (faststart; plays with range requests) once ready'),
-});
+import { idParams, page, pageQuery } from '../schemas/common.ts';
+import { recording } from '../schemas/recordings.ts';
 
 export function recordingRoutes(api: Api, s: Services, config: Config) {
   route(

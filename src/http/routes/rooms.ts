@@ -1,8 +1,8 @@
 import type { Config } from '../../config.ts';
 import type { Services } from '../../domain/services.ts';
 import { route, type Api } from '../route.ts';
-import { idParams, page, pageQuery } from '../schemas.ts';
-import { ingestReply, ingestServerReply, liveSession, room, roomCreateBody, roomCreatedReply, roomListQuery, roomPatchBody, roomReply } from '../room-schemas.ts';
+import { idParams, page, pageQuery } from '../schemas/common.ts';
+import { ingestReply, ingestServerReply, liveSession, room, roomCreateBody, roomCreatedReply, roomListQuery, roomPatchBody, roomReply } from '../schemas/rooms.ts';
 
 export function roomRoutes(api: Api, s: Services, config: Config) {
   route(

@@ -1,7 +1,8 @@
 import type { Config } from '../../config.ts';
 import type { Services } from '../../domain/services.ts';
 import { route, type Api } from '../route.ts';
-import { followItem, idParams, page, pageQuery, profile, profilePatchBody, userReply } from '../schemas.ts';
+import { idParams, page, pageQuery } from '../schemas/common.ts';
+import { followItem, profile, profilePatchBody, userReply } from '../schemas/users.ts';
 
 export function userRoutes(api: Api, s: Services, config: Config) {
   const listQuery = pageQuery(config.PAGE_LIMIT_MAX, config.PAGE_LIMIT_DEFAULT);

@@ -2,8 +2,8 @@ import type { Config } from '../../config.ts';
 import { parseIdempotencyKey } from '../../domain/idempotency.ts';
 import type { Services } from '../../domain/services.ts';
 import { route, type Api } from '../route.ts';
-import { page } from '../schemas.ts';
-import { balanceReply, grantBody, idempotencyHeader, ledgerItem, ledgerQuery, ledgerReport, walletReply } from '../wallet-schemas.ts';
+import { idempotencyHeader, page } from '../schemas/common.ts';
+import { balanceReply, grantBody, ledgerItem, ledgerQuery, ledgerReport, walletReply } from '../schemas/wallet.ts';
 
 /** A replayed reply says so, like the first one otherwise. */
 export const replayHeaders = (replayed: boolean): Record<string, string> => (replayed ? { 'Idempotent-Replayed': 'true' } : {});

@@ -1,8 +1,8 @@
 // Zod schemas of the lottery endpoints (requests and replies).
 import { z } from 'zod';
-import { LOTTERY_METHODS } from '../db/schema.ts';
-import { giftIdPattern } from '../domain/gift-catalog.ts';
-import { plainText } from './schemas.ts';
+import { LOTTERY_METHODS } from '../../db/schema.ts';
+import { giftIdPattern } from '../../domain/gift-catalog.ts';
+import { plainText } from './common.ts';
 
 export const lotteryMethod = z.enum(LOTTERY_METHODS);
 

@@ -1,8 +1,8 @@
 // Zod schemas of the rooms endpoints (requests and replies).
 import { z } from 'zod';
-import { END_REASONS, ROOM_STATUSES } from '../db/schema.ts';
-import { normalizeText } from '../domain/text.ts';
-import { noTextFault, pageQuery, plainText } from './schemas.ts';
+import { END_REASONS, ROOM_STATUSES } from '../../db/schema.ts';
+import { normalizeText } from '../../domain/text.ts';
+import { noTextFault, pageQuery, plainText } from './common.ts';
 
 export const roomTitle = plainText('title', 1, 80);
 export const roomDescription = z
