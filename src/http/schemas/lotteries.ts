@@ -1,6 +1,6 @@
 // Zod schemas of the lottery endpoints (requests and replies).
 import { z } from 'zod';
-import { LOTTERY_METHODS } from '../../db/schema.ts';
+import { LOTTERY_METHODS, LOTTERY_STATUSES } from '../../db/schema.ts';
 import { giftIdPattern } from '../../domain/gift-catalog.ts';
 import { plainText } from './common.ts';
 
@@ -27,7 +27,7 @@ export const lottery = z.object({
   keyword: z.string().nullable(),
   giftId: z.string().nullable(),
   followersOnly: z.boolean(),
-  status: z.enum(['open', 'drawn']),
+  status: z.enum(LOTTERY_STATUSES),
   createdAt: z.string(),
   endsAt: z.string(),
   drawnAt: z.string().nullable(),

@@ -1,5 +1,6 @@
 // Zod schemas of the wallet and ledger endpoints (requests and replies).
 import { z } from 'zod';
+import { TRANSFER_KINDS } from '../../db/schema.ts';
 import { id, pageQuery, plainText } from './common.ts';
 
 export const walletReply = z.object({
@@ -14,7 +15,7 @@ export const ledgerItem = z.object({
   id: z.string(),
   transferId: z.string(),
   at: z.string(),
-  kind: z.enum(['signup_bonus', 'grant', 'gift', 'correction']),
+  kind: z.enum(TRANSFER_KINDS),
   amount: z.number().int().describe('Signed: + credit, - debit'),
   balanceAfter: z.number().int().nullable(),
   counterparty: z.object({ type: z.enum(['issuance', 'user']), userId: z.string().nullable() }),
