@@ -4,7 +4,7 @@ import { route, type Api } from '../route.ts';
 import { auditItem, auditQuery } from '../schemas/audit.ts';
 import { page } from '../schemas/common.ts';
 
-export function adminRoutes(api: Api, s: Services, config: Config) {
+export function adminRoutes(api: Api, services: Services, config: Config) {
   route(
     api,
     {
@@ -12,6 +12,6 @@ export function adminRoutes(api: Api, s: Services, config: Config) {
       query: auditQuery(config.PAGE_LIMIT_MAX, config.PAGE_LIMIT_DEFAULT),
       responses: { 200: { description: 'A page of audit entries', schema: page(auditItem) } },
     },
-    async ({ query }) => ({ body: await s.audit.list(query) }),
+    async ({ query }) => ({ body: await services.audit.list(query) }),
   );
 }

@@ -9,7 +9,7 @@ import { fileKind, fileReply } from '../schemas/files.ts';
 
 const uploadFields = z.strictObject({ kind: fileKind });
 
-export function fileRoutes(api: Api, s: Services, config: Config) {
+export function fileRoutes(api: Api, services: Services, config: Config) {
   // Memory storage: the bytes are sniffed and re-encoded before anything touches the disk.
   const parse = multer({
     storage: multer.memoryStorage(),
@@ -38,7 +38,7 @@ export function fileRoutes(api: Api, s: Services, config: Config) {
       if (!req.is('multipart/form-data')) throw new DomainError('unsupported_media_type', 'send multipart/form-data with fields file and kind');
       const { kind } = validate(uploadFields, { ...req.body }, 'body');
       if (!req.file) throw new DomainError('validation_failed', 'body.file: a file is required');
-      return { status: 201, body: await s.files.upload(user!.id, kind, req.file.buffer, ctx) };
+      return { status: 201, body: await services.files.upload(user!.id, kind, req.file.buffer, ctx) };
     },
   );
 }

@@ -6,14 +6,14 @@ import { idempotencyHeader, idParams } from '../schemas/common.ts';
 import { giftList, sendGiftBody, sendGiftReply, topFansQuery, topFansReply } from '../schemas/gifts.ts';
 import { replayHeaders } from './wallet.ts';
 
-export function giftRoutes(api: Api, s: Services, config: Config) {
+export function giftRoutes(api: Api, services: Services, config: Config) {
   route(
     api,
     {
       method: 'get', path: '/gifts', summary: 'The gift catalog (prices in coins)', tags: ['gifts'], auth: 'none',
       responses: { 200: { description: 'Gifts', schema: giftList } },
     },
-    async () => ({ body: { items: s.gifts.catalog.list() } }),
+    async () => ({ body: { items: services.gifts.catalog.list() } }),
   );
 
   route(
@@ -32,7 +32,7 @@ export function giftRoutes(api: Api, s: Services, config: Config) {
     },
     async ({ req, params, body, user, ctx }) => {
       const key = parseIdempotencyKey(req.headers['idempotency-key']);
-      const reply = await s.gifts.send({
+      const reply = await services.gifts.send({
         roomId: params.id, giftId: body.giftId, count: body.count, sender: { id: user!.id, nickname: user!.nickname }, idempotencyKey: key, ip: ctx.ip,
       });
       return { status: reply.status, body: reply.body, headers: replayHeaders(reply.replayed) };
@@ -46,6 +46,6 @@ export function giftRoutes(api: Api, s: Services, config: Config) {
       auth: 'none', params: idParams, query: topFansQuery(config.PAGE_LIMIT_MAX),
       responses: { 200: { description: 'Top fans by coins spent', schema: topFansReply }, 404: { description: 'No such room' } },
     },
-    async ({ params, query }) => ({ body: { items: await s.gifts.topFans(params.id, query.window, query.limit) } }),
+    async ({ params, query }) => ({ body: { items: await services.gifts.topFans(params.id, query.window, query.limit) } }),
   );
 }

@@ -4,7 +4,7 @@ import { idParams } from '../schemas/common.ts';
 import { enterReply, entrantsQuery, entrantsReply, lotteryCreateBody, lotteryReply } from '../schemas/lotteries.ts';
 import { route, type Api } from '../route.ts';
 
-export function lotteryRoutes(api: Api, s: Services, config: Config) {
+export function lotteryRoutes(api: Api, services: Services, config: Config) {
   route(
     api,
     {
@@ -22,7 +22,7 @@ export function lotteryRoutes(api: Api, s: Services, config: Config) {
         409: { description: 'lottery_open: the room has an open lottery (`details.lotteryId`)' },
       },
     },
-    async ({ params, body, user, ctx }) => ({ status: 201, body: { lottery: await s.lotteries.create(user!, params.id, body, ctx) } }),
+    async ({ params, body, user, ctx }) => ({ status: 201, body: { lottery: await services.lotteries.create(user!, params.id, body, ctx) } }),
   );
 
   route(
@@ -38,7 +38,7 @@ export function lotteryRoutes(api: Api, s: Services, config: Config) {
       },
     },
     async ({ params, user }) => {
-      const r = await s.lotteries.enter(params.id, user!, 'click');
+      const r = await services.lotteries.enter(params.id, user!, 'click');
       return { status: r.entered ? 201 : 200, body: { lotteryId: params.id, entered: r.entered } };
     },
   );
@@ -50,7 +50,7 @@ export function lotteryRoutes(api: Api, s: Services, config: Config) {
       auth: 'none', params: idParams,
       responses: { 200: { description: 'The lottery', schema: lotteryReply }, 404: { description: 'No such lottery' } },
     },
-    async ({ params }) => ({ body: { lottery: await s.lotteries.get(params.id) } }),
+    async ({ params }) => ({ body: { lottery: await services.lotteries.get(params.id) } }),
   );
 
   route(
@@ -60,6 +60,6 @@ export function lotteryRoutes(api: Api, s: Services, config: Config) {
       auth: 'none', params: idParams, query: entrantsQuery(config.LOTTERY_ENTRIES_PAGE_MAX),
       responses: { 200: { description: 'A page of entrants', schema: entrantsReply }, 404: { description: 'No such lottery' } },
     },
-    async ({ params, query }) => ({ body: await s.lotteries.entrants(params.id, query) }),
+    async ({ params, query }) => ({ body: await services.lotteries.entrants(params.id, query) }),
   );
 }

@@ -3,7 +3,7 @@ import type { Services } from '../../domain/services.ts';
 import { rankingsQuery, rankingsReply } from '../schemas/rankings.ts';
 import { route, type Api } from '../route.ts';
 
-export function rankingRoutes(api: Api, s: Services, config: Config) {
+export function rankingRoutes(api: Api, services: Services, config: Config) {
   route(
     api,
     {
@@ -13,7 +13,7 @@ export function rankingRoutes(api: Api, s: Services, config: Config) {
       responses: { 200: { description: 'The board, best first (ties by id)', schema: rankingsReply } },
     },
     async ({ query }) => {
-      const b = await s.rankings.get(query.board, query.window, query.limit);
+      const b = await services.rankings.get(query.board, query.window, query.limit);
       return { body: { board: b.board, window: b.window, updatedAt: b.updatedAt, items: b.items } };
     },
   );

@@ -10,7 +10,7 @@ import { route, type Api } from '../route.ts';
 import { idParams, page, pageQuery } from '../schemas/common.ts';
 import { recording } from '../schemas/recordings.ts';
 
-export function recordingRoutes(api: Api, s: Services, config: Config) {
+export function recordingRoutes(api: Api, services: Services, config: Config) {
   route(
     api,
     {
@@ -19,8 +19,8 @@ export function recordingRoutes(api: Api, s: Services, config: Config) {
       responses: { 200: { description: 'A page of recordings', schema: page(recording) }, 404: { description: 'No such room' } },
     },
     async ({ params, query }) => {
-      await s.rooms.get(params.id);
-      return { body: await s.recordings.list(params.id, query) };
+      await services.rooms.get(params.id);
+      return { body: await services.recordings.list(params.id, query) };
     },
   );
 }

@@ -8,14 +8,14 @@ import { balanceReply, grantBody, ledgerItem, ledgerQuery, ledgerReport, walletR
 /** A replayed reply says so, like the first one otherwise. */
 export const replayHeaders = (replayed: boolean): Record<string, string> => (replayed ? { 'Idempotent-Replayed': 'true' } : {});
 
-export function walletRoutes(api: Api, s: Services, config: Config) {
+export function walletRoutes(api: Api, services: Services, config: Config) {
   route(
     api,
     {
       method: 'get', path: '/wallet', summary: 'Your coin balance (and gift earnings)', tags: ['wallet'], auth: 'user',
       responses: { 200: { description: 'Balances', schema: walletReply } },
     },
-    async ({ user }) => ({ body: await s.wallet.balances(user!.id) }),
+    async ({ user }) => ({ body: await services.wallet.balances(user!.id) }),
   );
 
   route(
@@ -25,7 +25,7 @@ export function walletRoutes(api: Api, s: Services, config: Config) {
       query: ledgerQuery(config.PAGE_LIMIT_MAX, config.PAGE_LIMIT_DEFAULT),
       responses: { 200: { description: 'A page of entries', schema: page(ledgerItem) } },
     },
-    async ({ user, query }) => ({ body: await s.wallet.history(user!.id, query.account, query) }),
+    async ({ user, query }) => ({ body: await services.wallet.history(user!.id, query.account, query) }),
   );
 
   route(
@@ -41,7 +41,7 @@ export function walletRoutes(api: Api, s: Services, config: Config) {
     },
     async ({ req, body, ctx }) => {
       const key = parseIdempotencyKey(req.headers['idempotency-key']);
-      const reply = await s.wallet.grant(s.users, body, key, { ...ctx, actorId: ctx.actorId! });
+      const reply = await services.wallet.grant(services.users, body, key, { ...ctx, actorId: ctx.actorId! });
       return { status: reply.status, body: reply.body, headers: replayHeaders(reply.replayed) };
     },
   );
@@ -53,6 +53,6 @@ export function walletRoutes(api: Api, s: Services, config: Config) {
       tags: ['admin', 'wallet'], auth: 'admin',
       responses: { 200: { description: 'The report; `ok` is false when there are violations', schema: ledgerReport } },
     },
-    async () => ({ body: await s.wallet.check() }),
+    async () => ({ body: await services.wallet.check() }),
   );
 }
