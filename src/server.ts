@@ -8,13 +8,14 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/connect.ts';
-import { once } from './lib/once.ts';
-import { createLocalEventBus, createRedisEventBus, type EventBus } from './domain/events.ts';
+import { createLocalEventBus, type EventBus } from './domain/events.ts';
 import { createServices, type Services } from './domain/services.ts';
+import { createRedisEventBus } from './events/redis-bus.ts';
 import { createApp, type HttpApp } from './http/app.ts';
 import { onClientError } from './http/client-errors.ts';
 import { createOpsApp } from './http/ops-app.ts';
 import { createJobRunner, defineAppJobs, drawJob, type JobRunner } from './jobs/index.ts';
+import { once } from './lib/once.ts';
 import { createLogger } from './logger.ts';
 import { defineRecordingJobs } from './media/recording-jobs.ts';
 import { startMediaSupervisor, type MediaSupervisor } from './media/supervisor.ts';
@@ -26,6 +27,8 @@ import type { RoleChecks } from './http/routes/health.ts';
 export interface Liveroom {
   config: Config;
   services: Services;
+  /** The open database (tests and tools read it directly; the services never hand it out). */
+  database: Database;
   server: Server;
   /** Colyseus, when the rooms role runs here. */
   rooms?: RoomsServer;
@@ -109,7 +112,7 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
   if (config.ROLES.includes('jobs')) roles.set('jobs', () => jobsStarted);
   // Without the http role (e.g. `--roles jobs`) only health and metrics are served.
   const http = config.ROLES.includes('http')
-    ? createApp({ config, services, logger, redis, redisBreaker, metricsRegistry, roles })
+    ? createApp({ config, services, database, logger, redis, redisBreaker, metricsRegistry, roles })
     : createOpsApp({ database, redis, redisBreaker, registry: metricsRegistry, roles });
   const server = createServer(http.app);
   server.on('clientError', onClientError);
@@ -163,5 +166,5 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
     }
   }
   logger.info({ port, roles: config.ROLES, jobs: jobs.kind, database: database.kind, redis: Boolean(redis), media: media?.ports() }, 'liveroom listening');
-  return { config, services, server, rooms, media, jobs, port, url: `http://127.0.0.1:${port}`, logger, close };
+  return { config, services, database, server, rooms, media, jobs, port, url: `http://127.0.0.1:${port}`, logger, close };
 }

@@ -116,7 +116,7 @@ export function createServices(config: Config, database: Database, events: Event
       resultShowSec: config.LOTTERY_RESULT_SHOW_SEC,
     },
   });
-  return { database, events, users, tokens, follows, files, profiles, audit, ledger, wallet, gifts, roomLookup, chat, rooms, broadcasts, rankings, recordings, lotteries };
+  return { events, users, tokens, follows, files, profiles, audit, ledger, wallet, gifts, chat, rooms, broadcasts, rankings, recordings, lotteries };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -21,7 +21,7 @@ import type { Api } from './route.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { authRoutes } from './routes/auth.ts';
 import { fileRoutes } from './routes/files.ts';
-import { healthRouter, type RoleChecks } from './routes/health.ts';
+import { healthRouter, type Probe, type RoleChecks } from './routes/health.ts';
 import { userRoutes } from './routes/users.ts';
 import { walletRoutes } from './routes/wallet.ts';
 import { giftRoutes } from './routes/gifts.ts';
@@ -37,6 +37,8 @@ import { webRoutes } from './web.ts';
 export interface AppDeps {
   config: Config;
   services: Services;
+  /** Probed by /readyz. */
+  database: Probe;
   logger: Logger;
   redis?: Redis;
   redisBreaker?: Breaker;
@@ -87,7 +89,7 @@ export function createApp(deps: AppDeps): HttpApp {
   app.use(cors({ origin: origins.includes('*') ? '*' : origins, exposedHeaders: ['X-Request-Id', 'Retry-After', 'Location'], maxAge: 600 }));
   app.use(metrics.middleware);
 
-  app.use(healthRouter({ database: services.database, redis: deps.redis, redisBreaker: deps.redisBreaker, metrics: metrics.registry, roles: deps.roles }));
+  app.use(healthRouter({ database: deps.database, redis: deps.redis, redisBreaker: deps.redisBreaker, metrics: metrics.registry, roles: deps.roles }));
 
   app.get('/files/:name', (req, res, next) => {
     const file = services.files.pathOf(req.params.name);

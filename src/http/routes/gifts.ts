@@ -1,10 +1,9 @@
 import type { Config } from '../../config.ts';
-import { parseIdempotencyKey } from '../../domain/idempotency.ts';
 import type { Services } from '../../domain/services.ts';
+import { idempotencyKey, replayHeaders } from '../idempotency.ts';
 import { route, type Api } from '../route.ts';
 import { idempotencyHeader, idParams } from '../schemas/common.ts';
 import { giftList, sendGiftBody, sendGiftReply, topFansQuery, topFansReply } from '../schemas/gifts.ts';
-import { replayHeaders } from './wallet.ts';
 
 export function giftRoutes(api: Api, services: Services, config: Config) {
   route(
@@ -31,11 +30,11 @@ export function giftRoutes(api: Api, services: Services, config: Config) {
       },
     },
     async ({ req, params, body, user, ctx }) => {
-      const key = parseIdempotencyKey(req.headers['idempotency-key']);
-      const reply = await services.gifts.send({
-        roomId: params.id, giftId: body.giftId, count: body.count, sender: { id: user!.id, nickname: user!.nickname }, idempotencyKey: key, ip: ctx.ip,
+      const key = idempotencyKey(req.headers['idempotency-key'], 'POST /rooms/:id/gifts');
+      const sent = await services.gifts.send({
+        roomId: params.id, giftId: body.giftId, count: body.count, sender: { id: user!.id, nickname: user!.nickname }, idempotency: key, ip: ctx.ip,
       });
-      return { status: reply.status, body: reply.body, headers: replayHeaders(reply.replayed) };
+      return { status: 201, body: { balance: sent.balance, giftEventId: sent.giftEventId }, headers: replayHeaders(sent.replayed) };
     },
   );
 

@@ -1,12 +1,9 @@
 import type { Config } from '../../config.ts';
-import { parseIdempotencyKey } from '../../domain/idempotency.ts';
 import type { Services } from '../../domain/services.ts';
+import { idempotencyKey, replayHeaders } from '../idempotency.ts';
 import { route, type Api } from '../route.ts';
 import { idempotencyHeader, page } from '../schemas/common.ts';
 import { balanceReply, grantBody, ledgerItem, ledgerQuery, ledgerReport, walletReply } from '../schemas/wallet.ts';
-
-/** A replayed reply says so, like the first one otherwise. */
-export const replayHeaders = (replayed: boolean): Record<string, string> => (replayed ? { 'Idempotent-Replayed': 'true' } : {});
 
 export function walletRoutes(api: Api, services: Services, config: Config) {
   route(
@@ -40,9 +37,9 @@ export function walletRoutes(api: Api, services: Services, config: Config) {
       },
     },
     async ({ req, body, ctx }) => {
-      const key = parseIdempotencyKey(req.headers['idempotency-key']);
-      const reply = await services.wallet.grant(services.users, body, key, { ...ctx, actorId: ctx.actorId! });
-      return { status: reply.status, body: reply.body, headers: replayHeaders(reply.replayed) };
+      const key = idempotencyKey(req.headers['idempotency-key'], 'POST /admin/wallet/grant');
+      const granted = await services.wallet.grant(services.users, body, key, { ...ctx, actorId: ctx.actorId! });
+      return { status: 201, body: { balance: granted.balance }, headers: replayHeaders(granted.replayed) };
     },
   );
 
