@@ -1,7 +1,6 @@
 import type { RequestHandler } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
-import type { Config } from '../../config.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { Services } from '../../domain/services.ts';
 import { route, validate, type Api } from '../route.ts';
@@ -9,11 +8,11 @@ import { fileKind, fileReply } from '../schemas/files.ts';
 
 const uploadFields = z.strictObject({ kind: fileKind });
 
-export function fileRoutes(api: Api, services: Services, config: Config) {
+export function fileRoutes(api: Api, services: Services, uploadMaxBytes: number) {
   // Memory storage: the bytes are sniffed and re-encoded before anything touches the disk.
   const parse = multer({
     storage: multer.memoryStorage(),
-    limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 1, fields: 4, fieldSize: 1024, parts: 6 },
+    limits: { fileSize: uploadMaxBytes, files: 1, fields: 4, fieldSize: 1024, parts: 6 },
   }).single('file');
   // Limits come as MulterError (mapped by code in http/errors.ts); anything else is busboy failing to parse the body.
   const upload: RequestHandler = (req, res, next) =>

@@ -1,11 +1,11 @@
-import type { Config } from '../../config.ts';
 import type { Services } from '../../domain/services.ts';
 import { idempotencyKey, replayHeaders } from '../idempotency.ts';
 import { route, type Api } from '../route.ts';
+import type { RouteSettings } from '../route-settings.ts';
 import { idempotencyHeader, idParams } from '../schemas/common.ts';
 import { giftList, sendGiftBody, sendGiftReply, topFansQuery, topFansReply } from '../schemas/gifts.ts';
 
-export function giftRoutes(api: Api, services: Services, config: Config) {
+export function giftRoutes(api: Api, services: Services, settings: Pick<RouteSettings, 'pages' | 'gifts'>) {
   route(
     api,
     {
@@ -19,8 +19,8 @@ export function giftRoutes(api: Api, services: Services, config: Config) {
     api,
     {
       method: 'post', path: '/rooms/:id/gifts',
-      summary: `Send a gift: debits you, credits the streamer ${config.GIFT_STREAMER_SHARE_PERCENT}% (rounded down) and the platform the rest`,
-      tags: ['gifts'], auth: 'user', params: idParams, body: sendGiftBody(config.GIFT_MAX_COUNT), headers: idempotencyHeader,
+      summary: `Send a gift: debits you, credits the streamer ${settings.gifts.streamerSharePercent}% (rounded down) and the platform the rest`,
+      tags: ['gifts'], auth: 'user', params: idParams, body: sendGiftBody(settings.gifts.maxCount), headers: idempotencyHeader,
       responses: {
         201: { description: 'Paid; your new balance and the gift event id', schema: sendGiftReply },
         402: { description: 'insufficient_funds: your balance does not cover it; nothing moved' },
@@ -42,7 +42,7 @@ export function giftRoutes(api: Api, services: Services, config: Config) {
     api,
     {
       method: 'get', path: '/rooms/:id/top-fans', summary: 'The room\'s biggest gifters from the ledger: last 24 h (day) or ever (all)', tags: ['gifts'],
-      auth: 'none', params: idParams, query: topFansQuery(config.PAGE_LIMIT_MAX),
+      auth: 'none', params: idParams, query: topFansQuery(settings.pages.max),
       responses: { 200: { description: 'Top fans by coins spent', schema: topFansReply }, 404: { description: 'No such room' } },
     },
     async ({ params, query }) => ({ body: { items: await services.gifts.topFans(params.id, query.window, query.limit) } }),

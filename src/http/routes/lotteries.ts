@@ -1,20 +1,17 @@
-import type { Config } from '../../config.ts';
 import type { Services } from '../../domain/services.ts';
 import { idParams } from '../schemas/common.ts';
 import { enterReply, entrantsQuery, entrantsReply, lotteryCreateBody, lotteryReply } from '../schemas/lotteries.ts';
 import { route, type Api } from '../route.ts';
+import type { LotteryLimits } from '../route-settings.ts';
 
-export function lotteryRoutes(api: Api, services: Services, config: Config) {
+export function lotteryRoutes(api: Api, services: Services, limits: LotteryLimits) {
   route(
     api,
     {
       method: 'post', path: '/rooms/:id/lotteries',
       summary: 'Start a lottery in your room (one open at a time); the reply commits to the draw with seedHash', tags: ['lotteries'],
       auth: 'user', params: idParams,
-      body: lotteryCreateBody({
-        prizeMax: config.LOTTERY_PRIZE_MAX_LENGTH, keywordMax: config.LOTTERY_KEYWORD_MAX_LENGTH, maxWinners: config.LOTTERY_MAX_WINNERS,
-        minDurationSec: config.LOTTERY_MIN_DURATION_SEC, maxDurationSec: config.LOTTERY_MAX_DURATION_SEC,
-      }),
+      body: lotteryCreateBody(limits),
       responses: {
         201: { description: 'Open; drawn at endsAt', schema: lotteryReply },
         403: { description: 'Not your room' },
@@ -57,7 +54,7 @@ export function lotteryRoutes(api: Api, services: Services, config: Config) {
     api,
     {
       method: 'get', path: '/lotteries/:id/entries', summary: 'The entrants in byte order of their ids (the order the draw hashes), for verifying a draw', tags: ['lotteries'],
-      auth: 'none', params: idParams, query: entrantsQuery(config.LOTTERY_ENTRIES_PAGE_MAX),
+      auth: 'none', params: idParams, query: entrantsQuery(limits.entriesPageMax),
       responses: { 200: { description: 'A page of entrants', schema: entrantsReply }, 404: { description: 'No such lottery' } },
     },
     async ({ params, query }) => ({ body: await services.lotteries.entrants(params.id, query) }),

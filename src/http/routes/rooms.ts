@@ -1,10 +1,10 @@
-import type { Config } from '../../config.ts';
 import type { Services } from '../../domain/services.ts';
 import { route, type Api } from '../route.ts';
+import type { PageLimits } from '../route-settings.ts';
 import { idParams, page, pageQuery } from '../schemas/common.ts';
 import { ingestReply, ingestServerReply, liveSession, room, roomCreateBody, roomCreatedReply, roomListQuery, roomPatchBody, roomReply } from '../schemas/rooms.ts';
 
-export function roomRoutes(api: Api, services: Services, config: Config) {
+export function roomRoutes(api: Api, services: Services, pages: PageLimits) {
   route(
     api,
     {
@@ -22,7 +22,7 @@ export function roomRoutes(api: Api, services: Services, config: Config) {
     api,
     {
       method: 'get', path: '/rooms', summary: 'Rooms: live ones first, busiest first', tags: ['rooms'], auth: 'none',
-      query: roomListQuery(config.PAGE_LIMIT_MAX, config.PAGE_LIMIT_DEFAULT),
+      query: roomListQuery(pages.max, pages.default),
       responses: { 200: { description: 'A page of rooms', schema: page(room) } },
     },
     async ({ query }) => ({ body: await services.rooms.list(query) }),
@@ -84,7 +84,7 @@ export function roomRoutes(api: Api, services: Services, config: Config) {
     api,
     {
       method: 'get', path: '/rooms/:id/sessions', summary: 'Past and current broadcasts of a room, newest first', tags: ['rooms'], auth: 'none',
-      params: idParams, query: pageQuery(config.PAGE_LIMIT_MAX, config.PAGE_LIMIT_DEFAULT),
+      params: idParams, query: pageQuery(pages.max, pages.default),
       responses: { 200: { description: 'A page of broadcasts', schema: page(liveSession) }, 404: { description: 'No such room' } },
     },
     async ({ params, query }) => ({ body: await services.rooms.sessions(params.id, query) }),

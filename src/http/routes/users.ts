@@ -1,11 +1,11 @@
-import type { Config } from '../../config.ts';
 import type { Services } from '../../domain/services.ts';
 import { route, type Api } from '../route.ts';
+import type { PageLimits } from '../route-settings.ts';
 import { idParams, page, pageQuery } from '../schemas/common.ts';
 import { followItem, profile, profilePatchBody, userReply } from '../schemas/users.ts';
 
-export function userRoutes(api: Api, services: Services, config: Config) {
-  const listQuery = pageQuery(config.PAGE_LIMIT_MAX, config.PAGE_LIMIT_DEFAULT);
+export function userRoutes(api: Api, services: Services, pages: PageLimits) {
+  const listQuery = pageQuery(pages.max, pages.default);
 
   route(
     api,

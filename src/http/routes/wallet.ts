@@ -1,11 +1,11 @@
-import type { Config } from '../../config.ts';
 import type { Services } from '../../domain/services.ts';
 import { idempotencyKey, replayHeaders } from '../idempotency.ts';
 import { route, type Api } from '../route.ts';
+import type { RouteSettings } from '../route-settings.ts';
 import { idempotencyHeader, page } from '../schemas/common.ts';
 import { balanceReply, grantBody, ledgerItem, ledgerQuery, ledgerReport, walletReply } from '../schemas/wallet.ts';
 
-export function walletRoutes(api: Api, services: Services, config: Config) {
+export function walletRoutes(api: Api, services: Services, settings: Pick<RouteSettings, 'pages' | 'grantMaxAmount'>) {
   route(
     api,
     {
@@ -19,7 +19,7 @@ export function walletRoutes(api: Api, services: Services, config: Config) {
     api,
     {
       method: 'get', path: '/wallet/ledger', summary: 'Your wallet (or earnings) entries, newest first', tags: ['wallet'], auth: 'user',
-      query: ledgerQuery(config.PAGE_LIMIT_MAX, config.PAGE_LIMIT_DEFAULT),
+      query: ledgerQuery(settings.pages.max, settings.pages.default),
       responses: { 200: { description: 'A page of entries', schema: page(ledgerItem) } },
     },
     async ({ user, query }) => ({ body: await services.wallet.history(user!.id, query.account, query) }),
@@ -29,7 +29,7 @@ export function walletRoutes(api: Api, services: Services, config: Config) {
     api,
     {
       method: 'post', path: '/admin/wallet/grant', summary: 'Grant coins to a user from the issuance account (admin)', tags: ['admin', 'wallet'],
-      auth: 'admin', body: grantBody(config.GRANT_MAX_AMOUNT), headers: idempotencyHeader,
+      auth: 'admin', body: grantBody(settings.grantMaxAmount), headers: idempotencyHeader,
       responses: {
         201: { description: 'Granted; the user\'s new balance', schema: balanceReply },
         404: { description: 'No such user' },

@@ -6,12 +6,12 @@ import { plainText } from './common.ts';
 
 export const lotteryMethod = z.enum(LOTTERY_METHODS);
 
-export const lotteryCreateBody = (s: { prizeMax: number; keywordMax: number; maxWinners: number; minDurationSec: number; maxDurationSec: number }) =>
+export const lotteryCreateBody = (s: { prizeMaxLength: number; keywordMaxLength: number; maxWinners: number; minDurationSec: number; maxDurationSec: number }) =>
   z.strictObject({
-    prize: plainText('prize', 1, s.prizeMax),
+    prize: plainText('prize', 1, s.prizeMaxLength),
     winners: z.number().int().min(1).max(s.maxWinners),
     method: lotteryMethod.describe('click: the enter button or POST /lotteries/:id/entries; danmaku: a chat message containing `keyword`; gift: sending `giftId`'),
-    keyword: plainText('keyword', 1, s.keywordMax).optional().describe('danmaku only; matched case-insensitively anywhere in the message'),
+    keyword: plainText('keyword', 1, s.keywordMaxLength).optional().describe('danmaku only; matched case-insensitively anywhere in the message'),
     giftId: z.string().regex(giftIdPattern, 'not a gift id').optional().describe('gift only'),
     followersOnly: z.boolean().optional(),
     durationSec: z.number().int().min(s.minDurationSec).max(s.maxDurationSec),
