@@ -50,9 +50,6 @@ export interface Page<T> {
   items: T[];
   nextCursor: string | null;
 }
-/** Loosely typed until the rooms, lotteries and rankings schemas are published in http/schemas.ts. */
-export type Json = Record<string, any>;
-
 export type { ChatLine, GiftLine, LiveRoomState, GiftBroadcast };
 export type LiveRoomEvents = LiveRoomBroadcasts;
 
@@ -170,11 +167,11 @@ export class LiveroomClient {
   updateRoom(id: string, patch: RoomPatch): Promise<{ room: RoomInfo }> {
     return this.request('PATCH', `/rooms/${encodeURIComponent(id)}`, { json: patch });
   }
-  /** A new stream key; the old one stops working and a broadcast on it ends. */
   /** Your room's ingest server (OBS "Server") without the key, which only create and rotation reveal. */
   ingestServer(id: string): Promise<{ ingest: IngestServer }> {
     return this.request('GET', `/rooms/${encodeURIComponent(id)}/ingest`);
   }
+  /** A new stream key; the old one stops working and a broadcast on it ends. */
   rotateStreamKey(id: string): Promise<{ ingest: Ingest }> {
     return this.request('POST', `/rooms/${encodeURIComponent(id)}/stream-key`);
   }

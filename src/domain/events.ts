@@ -34,8 +34,7 @@ export interface EventMap {
   'rankings.updated': { boards: { board: string; window: string }[]; at: string };
   /** A lottery opened in a room (domain/lotteries.ts). */
   'lottery.created': { roomId: string; lotteryId: string };
-  /** Someone entered (the room refreshes its entry count, batched). */
-  /** `via`: how the entry came (a `gift` entry is made where the gift was paid; the room tells its sender). */
+  /** Someone entered (the room refreshes its entry count, batched). `via`: how; a `gift` entry comes with the gift's payment, and the room tells its sender. */
   'lottery.entered': { roomId: string; lotteryId: string; userId: string; via?: 'click' | 'danmaku' | 'gift' };
   /** A paid gift of a gift lottery did not enter its sender (e.g. followers only): the room tells them why. */
   'lottery.refused': { roomId: string; lotteryId: string; userId: string; code: ErrorCode; message: string };

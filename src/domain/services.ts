@@ -83,7 +83,7 @@ export function createServices(settings: ServiceSettings, database: Database, ev
     events,
     streamerSharePercent: settings.gifts.streamerSharePercent,
     maxCount: settings.gifts.maxCount,
-    // a gift of the room's gift lottery enters its sender where it is paid (lotteries is made below; called later)
+    // a paid gift enters its sender into the room's open lottery for that gift (lotteries is made below; called later)
     afterPaid: (g) => lotteries.enterByGift(g.roomId, g.userId, g.giftId, g.at),
   });
   const chat = createChat({
