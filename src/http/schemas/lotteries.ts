@@ -37,7 +37,7 @@ export const lottery = z.object({
   seedHash: z.string().describe('hex(sha256(seed)), published at creation'),
   seed: z.string().nullable().describe('64 hex digits, revealed at the draw'),
   entriesHash: z.string().nullable().describe('hex(sha256(sorted entrant ids joined by "\\n")), published at the draw'),
-  algorithm: z.string().describe('The draw algorithm (README "Lotteries")'),
+  algorithm: z.string().describe('The draw algorithm (docs/lotteries.md)'),
 });
 export const lotteryReply = z.object({ lottery });
 export const enterReply = z.object({ lotteryId: z.string(), entered: z.boolean().describe('false: you had entered already (counted once)') });
