@@ -34,6 +34,52 @@ export default tseslint.config(
       'prefer-const': 'error',
     },
   },
+  // --- Layers. Data flows one way: the adapters (http/, rooms/, media/, jobs/)
+  // call domain/, and domain/ calls db/. What each side may import:
+  {
+    // domain/: the business rules, free of HTTP, Colyseus, Redis and the config.
+    // From db/ it may use the schema (tables and their value lists), the SQL
+    // runner (prepared statements, bigint parsing) and the database handle
+    // *types* (Db, Executor, Tx, Database); opening a database, the data-dir
+    // lock and migrations are the composition root's. Services get their
+    // settings from src/settings.ts and events through the EventBus interface
+    // (domain/events.ts), never the Redis bus in src/events/.
+    files: ['src/domain/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/http/**', '**/rooms/**', '**/media/**', '**/media-control/**', '**/jobs/**', '**/events/**'],
+              message: 'domain/ is called by the adapters and never imports one.',
+            },
+            { group: ['**/config.ts', '**/settings.ts', '**/server.ts', '**/redis.ts'], message: 'a domain service receives its settings and collaborators; it never reads the config or the process wiring.' },
+            { group: ['**/db/*', '!**/db/schema.ts', '!**/db/sql-runner.ts', '!**/db/connect.ts'], message: 'domain/ may use db/schema.ts, db/sql-runner.ts and the handle types of db/connect.ts only.' },
+            { group: ['**/db/connect.ts'], allowTypeImports: true, message: 'domain/ may import only the database handle types from db/connect.ts (import type), never open a database.' },
+            { group: ['express', 'express/**', 'ioredis', '@colyseus/*', 'bullmq', 'passport', 'passport-*', 'multer', 'pino-http'], message: 'HTTP, Redis, Colyseus and job libraries belong to the adapters.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // http/routes/: one module per resource, each calling domain services only. A piece two
+    // routes share lives in http/ (e.g. http/idempotency.ts); settings come as arguments.
+    files: ['src/http/routes/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['./*', '../routes/*'], message: 'a route module does not import another one: move the shared piece to http/.' },
+            { group: ['**/db/**'], message: 'routes call domain services, never db/.' },
+            { group: ['**/config.ts', '**/settings.ts'], message: 'a route module receives the settings it uses (http/route-settings.ts).' },
+          ],
+        },
+      ],
+    },
+  },
   {
     // src/media/ is the media child process (media-process.ts), isolated so malformed input or a
     // crash stays there: it imports nothing of the API process, whose media side is src/media-control/.

@@ -19,6 +19,7 @@ import { openDatabase, type Database } from '../src/db/connect.ts';
 import { createLocalEventBus } from '../src/domain/events.ts';
 import { draw } from '../src/domain/lottery-draw.ts';
 import { createServices } from '../src/domain/services.ts';
+import { serviceSettings } from '../src/settings.ts';
 import { arg } from './lib/proc.ts';
 
 const ENTRANTS = arg('entrants', '1000,100000').split(',').map(Number);
@@ -69,7 +70,7 @@ async function main() {
   try {
     database = await openDatabase({ databaseUrl: url.toString(), poolSize: CONCURRENCY + 4 });
     const config = loadConfig({ DATA_DIR: '/tmp/lr-bench-unused', JWT_SECRET: 'bench-secret-bench-secret-bench-secret-01' });
-    const s = createServices(config, database, createLocalEventBus());
+    const s = createServices(serviceSettings(config), database, createLocalEventBus());
     const db = database.db;
 
     // fixture: streamers with rooms, viewers with coins, follows, gifts

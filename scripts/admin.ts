@@ -17,7 +17,8 @@ import { DataDirInUseError } from '../src/db/data-dir-lock.ts';
 import { DomainError } from '../src/domain/errors.ts';
 import { createLocalEventBus } from '../src/domain/events.ts';
 import { createServices } from '../src/domain/services.ts';
-import { username as usernameSchema } from '../src/http/schemas.ts';
+import { username as usernameSchema } from '../src/http/schemas/users.ts';
+import { serviceSettings } from '../src/settings.ts';
 
 const USAGE = `usage:
   npm run admin -- create NAME [--password PASSWORD]   create an admin account
@@ -116,7 +117,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const events = createLocalEventBus();
   try {
-    const { users } = createServices(config, database, events);
+    const { users } = createServices(serviceSettings(config), database, events);
     const ctx = { actorId: null, ip: null };
     const existing = await users.findByUsername(args.name);
     if (args.command === 'create') {

@@ -1,7 +1,7 @@
 import { pino, type Logger } from 'pino';
 
 /**
- * Anything shaped like a stream key (`lr_` + base64url, see domain/rooms.ts),
+ * Anything shaped like a stream key (`lr_` + base64url, see domain/stream-keys.ts),
  * also inside other text (`live/<key>/<key>`, `x<key>`, `<key><key>`) or with
  * the prefix percent-encoded. 16 characters after the prefix: a key cut short
  * is still masked, while short names such as `lr_t_...` database names are not.

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { DataDirInUseError } from './db/data-dir-lock.ts';
 import { maskProcessOutput, maskStreamKeys } from './logger.ts';
 import { startLiveroom } from './server.ts';
+import { roomUrls } from './settings.ts';
 
 // stream keys must not reach the output by any way (a dependency's console, a start-up error)
 maskProcessOutput();
@@ -34,9 +35,9 @@ try {
 const lines = [`Liveroom is running at ${config.publicUrl} (API docs: ${config.publicUrl}/api/docs)`];
 if (config.ROLES.includes('http')) lines.push(`  web app      ${config.publicUrl}/`, `  API docs     ${config.publicUrl}/api/docs`);
 if (liveroom.media) {
-  const urls = liveroom.media.urls();
-  lines.push(`  RTMP (OBS)   ${config.RTMP_PUBLIC_URL ?? urls.rtmpUrl ?? config.rtmpPublicUrl}  (stream key: create a room in the creator console)`);
-  if (config.WHIP_MAX_SESSIONS > 0) lines.push(`  WHIP         ${config.MEDIA_PUBLIC_URL ?? urls.mediaUrl ?? config.mediaPublicUrl}/whip`);
+  const urls = roomUrls(config, liveroom.media.urls());
+  lines.push(`  RTMP (OBS)   ${urls.rtmpUrl}  (stream key: create a room in the creator console)`);
+  if (urls.whipUrl) lines.push(`  WHIP         ${urls.whipUrl}`);
 }
 process.stdout.write(`${lines.join('\n')}\n`);
 

@@ -2,29 +2,33 @@
 // listens, and returns a handle whose close() shuts everything down once.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Config } from './config.ts';
-import { once, openDatabase, type Database } from './db/connect.ts';
-import { createLocalEventBus, createRedisEventBus, type EventBus } from './domain/events.ts';
+import { openDatabase, type Database } from './db/connect.ts';
+import { createLocalEventBus, type EventBus } from './domain/events.ts';
 import { createServices, type Services } from './domain/services.ts';
+import { createRedisEventBus } from './events/redis-bus.ts';
 import { createApp, type HttpApp } from './http/app.ts';
 import { onClientError } from './http/client-errors.ts';
 import { createOpsApp } from './http/ops-app.ts';
 import { createJobRunner, defineAppJobs, drawJob, type JobRunner } from './jobs/index.ts';
+import { once } from './lib/once.ts';
 import { createLogger } from './logger.ts';
 import { defineRecordingJobs } from './media-control/recording-jobs.ts';
 import { startMediaSupervisor, type MediaSupervisor } from './media-control/supervisor.ts';
 import { connectRedis, redisReady } from './redis.ts';
 import { createBreaker } from './resilience.ts';
+import { breakerSettings, databaseSettings, httpSettings, serviceSettings } from './settings.ts';
 import { startRooms, type RoomsServer } from './rooms/index.ts';
 import type { RoleChecks } from './http/routes/health.ts';
 
 export interface Liveroom {
   config: Config;
   services: Services;
+  /** The open database (tests and tools read it directly; the services never hand it out). */
+  database: Database;
   server: Server;
   /** Colyseus, when the rooms role runs here. */
   rooms?: RoomsServer;
@@ -46,19 +50,8 @@ export interface StartOptions {
 
 export async function startLiveroom(config: Config, opts: StartOptions = {}): Promise<Liveroom> {
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
-  const breakerSettings = {
-    timeoutMs: config.BREAKER_TIMEOUT_MS,
-    failures: config.BREAKER_FAILURES,
-    halfOpenAfterMs: config.BREAKER_HALF_OPEN_AFTER_MS,
-  };
-  const database =
-    opts.database ??
-    (await openDatabase({
-      databaseUrl: config.DATABASE_URL,
-      dataDir: path.join(config.dataDir, 'pglite'),
-      breaker: createBreaker('postgres', breakerSettings),
-      queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
-    }));
+  const breakers = breakerSettings(config);
+  const database = opts.database ?? (await openDatabase({ ...databaseSettings(config), breaker: createBreaker('postgres', breakers) }));
   let redis: Redis | undefined;
   if (config.REDIS_URL) {
     redis = connectRedis(config.REDIS_URL, logger);
@@ -75,9 +68,8 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
   const metricsRegistry = new Registry();
   const jobs = await createJobRunner({ config, database, logger, registry: metricsRegistry });
   let media: MediaSupervisor | undefined;
-  const services = createServices(config, database, events, {
-    // with port 0 the media ports are known once the media process listens
-    mediaUrls: () => media?.urls() ?? {},
+  // with port 0 the media ports are known once the media process listens
+  const services = createServices(serviceSettings(config, () => media?.urls() ?? {}), database, events, {
     scheduleDraw: (lotteryId, at) =>
       jobs.enqueue(...drawJob(lotteryId, at)).catch((err) => logger.warn({ err, lotteryId }, 'draw job not queued; the sweep will draw it')),
   });
@@ -97,7 +89,7 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
     logger.info({ username: config.ADMIN_USERNAME, created }, 'admin bootstrap');
   }
 
-  const redisBreaker = createBreaker('redis', breakerSettings);
+  const redisBreaker = createBreaker('redis', breakers);
   // Every role this process runs answers /readyz; each is down until it has started (and while media restarts).
   // eslint-disable-next-line prefer-const -- read by the readiness check before it is started
   let rooms: RoomsServer | undefined;
@@ -108,7 +100,7 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
   if (config.ROLES.includes('jobs')) roles.set('jobs', () => jobsStarted);
   // Without the http role (e.g. `--roles jobs`) only health and metrics are served.
   const http = config.ROLES.includes('http')
-    ? createApp({ config, services, logger, redis, redisBreaker, metricsRegistry, roles })
+    ? createApp({ settings: httpSettings(config), services, database, logger, redis, redisBreaker, metricsRegistry, roles })
     : createOpsApp({ database, redis, redisBreaker, registry: metricsRegistry, roles });
   const server = createServer(http.app);
   server.on('clientError', onClientError);
@@ -162,5 +154,5 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
     }
   }
   logger.info({ port, roles: config.ROLES, jobs: jobs.kind, database: database.kind, redis: Boolean(redis), media: media?.ports() }, 'liveroom listening');
-  return { config, services, server, rooms, media, jobs, port, url: `http://127.0.0.1:${port}`, logger, close };
+  return { config, services, database, server, rooms, media, jobs, port, url: `http://127.0.0.1:${port}`, logger, close };
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { createLocalEventBus, createRedisEventBus, type EventBus } from '../src/domain/events.ts';
+import { createLocalEventBus, type EventBus } from '../src/domain/events.ts';
+import { createRedisEventBus } from '../src/events/redis-bus.ts';
 import { REDIS_URL } from './helpers/db.ts';
 
 async function redisBus(prefix: string): Promise<EventBus & { raw: Redis[] }> {

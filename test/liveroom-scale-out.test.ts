@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { LiveroomClient } from '../src/client/index.ts';
-import { createRedisEventBus } from '../src/domain/events.ts';
+import { createRedisEventBus } from '../src/events/redis-bus.ts';
 import { httpClient } from './helpers/app.ts';
 import { POSTGRES_URL, postgresAvailable, REDIS_URL } from './helpers/db.ts';
 import { redisAvailable } from './helpers/jobs.ts';

@@ -303,7 +303,7 @@ for (const kind of await dbKinds()) {
 
     test('chat rate limit per user per room (domain rules)', async () => {
       const chat = createChat({
-        db: app.services.database.db,
+        db: app.database.db,
         follows: app.services.follows,
         users: app.services.users,
         settings: { maxLength: 50, history: 10, ratePoints: 2, rateWindowSec: 60, slowMaxSec: 60, muteMaxSec: 60 },

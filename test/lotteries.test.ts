@@ -338,7 +338,7 @@ for (const mode of modes) {
       const nul = await app.http.request('GET', `/api/lotteries/${listed.body.lottery.id}/entries?cursor=%00`);
       assert.equal(nul.status, 400, JSON.stringify(nul.body));
       assert.equal(nul.body.error.code, 'validation_failed');
-      const none = await query<{ n: number }>(app.services.database, sql`SELECT count(*)::int AS n FROM lotteries WHERE room_id = ${roomId}`);
+      const none = await query<{ n: number }>(app.database, sql`SELECT count(*)::int AS n FROM lotteries WHERE room_id = ${roomId}`);
       assert.equal(Number(none[0]!.n), 0);
     });
 
@@ -364,12 +364,12 @@ for (const mode of modes) {
 
       const stored = (await getLottery(l.id)).winnerIds as string[];
       const altered = [stored[0]!, entrants.map((e) => e.id).find((id) => !stored.includes(id))!];
-      await app.services.database.db.execute(sql`UPDATE lotteries SET winner_ids = ${JSON.stringify(altered)}::jsonb WHERE id = ${l.id}`);
+      await app.database.db.execute(sql`UPDATE lotteries SET winner_ids = ${JSON.stringify(altered)}::jsonb WHERE id = ${l.id}`);
       const bad = await runVerify(app.url, l.id);
       assert.equal(bad.code, 1, bad.stderr);
       assert.match(bad.stderr, /MISMATCH/);
       // an outsider swapped in is caught too
-      await app.services.database.db.execute(sql`UPDATE lotteries SET winner_ids = ${JSON.stringify([stored[0], outsider.id])}::jsonb WHERE id = ${l.id}`);
+      await app.database.db.execute(sql`UPDATE lotteries SET winner_ids = ${JSON.stringify([stored[0], outsider.id])}::jsonb WHERE id = ${l.id}`);
       assert.equal((await runVerify(app.url, l.id)).code, 1);
       assert.equal((await runVerify(app.url, randomUUID())).code, 2);
     });
@@ -385,7 +385,7 @@ for (const mode of modes) {
       // What a viewer keeps: the seedHash of the reply, also in the room's lottery state.
       const seen: string = l.seedHash;
       await until(viewer, () => viewer.state.lottery.id === l.id && viewer.state.lottery.seedHash === seen, 'the commitment in the room state');
-      const stored = async () => (await query<{ seed: string | null; seed_hash: string }>(app.services.database, sql`SELECT seed, seed_hash FROM lotteries WHERE id = ${l.id}`))[0]!;
+      const stored = async () => (await query<{ seed: string | null; seed_hash: string }>(app.database, sql`SELECT seed, seed_hash FROM lotteries WHERE id = ${l.id}`))[0]!;
       assert.equal((await stored()).seed, null, 'no seed in the database before the draw');
       const createdAudit = await app.services.audit.list({ action: 'lottery.create', limit: 100 });
       assert.equal(createdAudit.items.find((i) => i.target === l.id)?.details?.seedHash, seen, 'the commitment is in the append-only audit entry');
@@ -411,7 +411,7 @@ for (const mode of modes) {
         const s = seedHashOf(`${i}`.padStart(64, '0'));
         if (drawWinners(s, drawn.entriesHash, sortEntrants(ids), 1)[0] === chosen) forged = s;
       }
-      await app.services.database.db.execute(
+      await app.database.db.execute(
         sql`UPDATE lotteries SET seed = ${forged}, seed_hash = ${seedHashOf(forged)}, winner_ids = ${JSON.stringify([chosen])}::jsonb WHERE id = ${l.id}`,
       );
       assert.deepEqual((await getLottery(l.id)).winnerIds, [chosen]);
@@ -435,13 +435,13 @@ for (const mode of modes) {
       const roomId = await createRoom(app, streamer);
       const l = (await create(streamer, roomId, { method: 'click', durationSec: 1 })).body.lottery;
       // As if LOTTERY_SECRET had changed since it opened: the commitment is no longer the key's.
-      await app.services.database.db.execute(sql`UPDATE lotteries SET seed_hash = ${seedHashOf('00'.repeat(32))} WHERE id = ${l.id}`);
+      await app.database.db.execute(sql`UPDATE lotteries SET seed_hash = ${seedHashOf('00'.repeat(32))} WHERE id = ${l.id}`);
       await eventually(() => Date.now() > Date.parse(l.endsAt), 'the end of the lottery');
       await assert.rejects(app.services.lotteries.draw(l.id), /does not match its seedHash/);
       const after = await getLottery(l.id);
       assert.equal(after.status, 'open');
       assert.equal(after.seed, null);
-      assert.equal((await query<{ seed: string | null }>(app.services.database, sql`SELECT seed FROM lotteries WHERE id = ${l.id}`))[0]!.seed, null);
+      assert.equal((await query<{ seed: string | null }>(app.database, sql`SELECT seed FROM lotteries WHERE id = ${l.id}`))[0]!.seed, null);
     });
   });
 }

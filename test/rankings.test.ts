@@ -93,12 +93,12 @@ for (const kind of kinds) {
       await gift(app, v4, r3, 'cake');
       await gift(app, v3, r3, 'heart');
       // audience: r1 peaks at 7, r2 at 3 (then 1), r3 never live
-      await app.services.rooms.publishStarted(r1);
-      await app.services.rooms.reportOnline(r1, 7);
-      await app.services.rooms.reportOnline(r1, 5);
-      await app.services.rooms.publishStarted(r2);
-      await app.services.rooms.reportOnline(r2, 3);
-      await app.services.rooms.reportOnline(r2, 1);
+      await app.services.broadcasts.publishStarted(r1);
+      await app.services.broadcasts.reportOnline(r1, 7);
+      await app.services.broadcasts.reportOnline(r1, 5);
+      await app.services.broadcasts.publishStarted(r2);
+      await app.services.broadcasts.reportOnline(r2, 3);
+      await app.services.broadcasts.reportOnline(r2, 1);
 
       const followers = [
         { id: s1.id, name: names.get(s1.id)!, score: 3 },
@@ -127,7 +127,7 @@ for (const kind of kinds) {
       assert.ok(Date.now() - Date.parse(top.updatedAt) < 60_000);
 
       // Later periods: the same data seen from the next hour, day and week.
-      await app.services.rooms.publishStopped(r2, 'streamer_stopped');
+      await app.services.broadcasts.publishStopped(r2, 'streamer_stopped');
       const rk = app.services.rankings;
       const now = Date.now();
       const nextHour = new Date(periodStart('hour', new Date(now))!.getTime() + 3600_000 + 1);

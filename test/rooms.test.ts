@@ -140,9 +140,9 @@ for (const kind of await dbKinds()) {
     test('rotating the key: the old key stops working, the new one works, a live broadcast on the old key ends', async () => {
       const s = await register();
       const { room, ingest } = await createRoom(s.token);
-      const rooms = app.services.rooms;
-      assert.deepEqual(await rooms.authorizePublish(ingest.streamKey), { ok: true, roomId: room.id, record: false });
-      await rooms.publishStarted(room.id);
+      const broadcasts = app.services.broadcasts;
+      assert.deepEqual(await broadcasts.authorizePublish(ingest.streamKey), { ok: true, roomId: room.id, record: false });
+      await broadcasts.publishStarted(room.id);
       assert.equal((await app.http.request('GET', `/api/rooms/${room.id}`)).body.room.status, 'live');
 
       const kicks: string[] = [];
@@ -151,8 +151,8 @@ for (const kind of await dbKinds()) {
       assert.equal(rotated.status, 201);
       const fresh = rotated.body.ingest.streamKey as string;
       assert.notEqual(fresh, ingest.streamKey);
-      assert.deepEqual(await rooms.authorizePublish(ingest.streamKey), { ok: false, reason: 'unknown_key' });
-      assert.deepEqual(await rooms.authorizePublish(fresh), { ok: true, roomId: room.id, record: false });
+      assert.deepEqual(await broadcasts.authorizePublish(ingest.streamKey), { ok: false, reason: 'unknown_key' });
+      assert.deepEqual(await broadcasts.authorizePublish(fresh), { ok: true, roomId: room.id, record: false });
       await eventually(() => kicks.includes('key_rotated'), 'kick event');
       off();
       const after = (await app.http.request('GET', `/api/rooms/${room.id}`)).body.room;
@@ -169,7 +169,7 @@ for (const kind of await dbKinds()) {
       const s = await register();
       const { room, ingest } = await createRoom(s.token);
       // the media side asked and got a yes; its publishStarted has not landed yet
-      assert.equal((await app.services.rooms.authorizePublish(ingest.streamKey)).ok, true);
+      assert.equal((await app.services.broadcasts.authorizePublish(ingest.streamKey)).ok, true);
       const kicks: string[] = [];
       const off = app.services.events.subscribe('room.kick', (e) => e.roomId === room.id && kicks.push(e.reason));
       try {
@@ -197,20 +197,20 @@ for (const kind of await dbKinds()) {
       const s = await register();
       const { room, ingest } = await createRoom(s.token);
       for (const key of ['', 'lr_short', `${ingest.streamKey}x`, '../../etc/passwd', ingest.streamKey.toUpperCase()])
-        assert.equal((await app.services.rooms.authorizePublish(key)).ok, false, key);
-      await app.services.rooms.publishStarted(room.id);
-      assert.deepEqual(await app.services.rooms.authorizePublish(ingest.streamKey), { ok: false, reason: 'already_live' });
+        assert.equal((await app.services.broadcasts.authorizePublish(key)).ok, false, key);
+      await app.services.broadcasts.publishStarted(room.id);
+      assert.deepEqual(await app.services.broadcasts.authorizePublish(ingest.streamKey), { ok: false, reason: 'already_live' });
       // a media restart interrupts the broadcast: the publisher may come back on the same key
-      await app.services.rooms.interrupt([room.id]);
+      await app.services.broadcasts.interrupt([room.id]);
       const interrupted = (await app.http.request('GET', `/api/rooms/${room.id}`)).body.room;
       assert.equal(interrupted.status, 'live');
       assert.equal(interrupted.interrupted, true);
-      assert.equal((await app.services.rooms.authorizePublish(ingest.streamKey)).ok, true);
-      await app.services.rooms.publishStarted(room.id);
+      assert.equal((await app.services.broadcasts.authorizePublish(ingest.streamKey)).ok, true);
+      await app.services.broadcasts.publishStarted(room.id);
       const resumed = await app.http.request('GET', `/api/rooms/${room.id}/sessions`);
       assert.equal(resumed.body.items.length, 1, 'a resumed broadcast is the same session');
       assert.equal(resumed.body.items[0].endedAt, null);
-      await app.services.rooms.publishStopped(room.id, 'streamer_stopped');
+      await app.services.broadcasts.publishStopped(room.id, 'streamer_stopped');
       assert.equal((await app.http.request('GET', `/api/rooms/${room.id}/sessions`)).body.items[0].endReason, 'streamer_stopped');
     });
 
@@ -218,7 +218,7 @@ for (const kind of await dbKinds()) {
       const s = await register();
       const other = await register('other');
       const { room } = await createRoom(s.token);
-      await app.services.rooms.publishStarted(room.id);
+      await app.services.broadcasts.publishStarted(room.id);
       const statuses: string[] = [];
       const off = app.services.events.subscribe('room.status', (e) => e.roomId === room.id && statuses.push(e.status));
       assert.equal((await app.http.request('POST', `/api/rooms/${room.id}/end`, { token: other.token })).status, 403);
@@ -228,7 +228,7 @@ for (const kind of await dbKinds()) {
       assert.equal((await app.http.request('GET', `/api/rooms/${room.id}/sessions`)).body.items[0].endReason, 'ended_by_owner');
       // ending again changes nothing
       assert.equal((await app.http.request('POST', `/api/rooms/${room.id}/end`, { token: s.token })).status, 204);
-      await app.services.rooms.publishStarted(room.id);
+      await app.services.broadcasts.publishStarted(room.id);
       assert.equal((await app.http.request('POST', `/api/rooms/${room.id}/end`, { token: admin })).status, 204);
       const sessions = (await app.http.request('GET', `/api/rooms/${room.id}/sessions`)).body.items;
       assert.deepEqual(sessions.map((x: { endReason: string }) => x.endReason), ['ended_by_admin', 'ended_by_owner']);
@@ -238,19 +238,19 @@ for (const kind of await dbKinds()) {
     test('an ended broadcast keeps its key out (an auto-reconnecting encoder cannot restart it) until the key is rotated', async () => {
       const s = await register();
       const { room, ingest } = await createRoom(s.token);
-      const rooms = app.services.rooms;
-      await rooms.publishStarted(room.id);
+      const broadcasts = app.services.broadcasts;
+      await broadcasts.publishStarted(room.id);
       assert.equal((await app.http.request('POST', `/api/rooms/${room.id}/end`, { token: s.token })).status, 204);
-      assert.deepEqual(await rooms.authorizePublish(ingest.streamKey), { ok: false, reason: 'ended' });
+      assert.deepEqual(await broadcasts.authorizePublish(ingest.streamKey), { ok: false, reason: 'ended' });
       // a streamer who merely stopped pushing is not blocked: only an explicit end is
       const other = await register('stopper');
       const second = await createRoom(other.token);
-      await rooms.publishStarted(second.room.id);
-      await rooms.publishStopped(second.room.id, 'streamer_stopped');
-      assert.equal((await rooms.authorizePublish(second.ingest.streamKey)).ok, true);
+      await broadcasts.publishStarted(second.room.id);
+      await broadcasts.publishStopped(second.room.id, 'streamer_stopped');
+      assert.equal((await broadcasts.authorizePublish(second.ingest.streamKey)).ok, true);
       // rotating gives a key that works at once
       const rotated = await app.http.request('POST', `/api/rooms/${room.id}/stream-key`, { token: s.token });
-      assert.deepEqual(await rooms.authorizePublish(rotated.body.ingest.streamKey), { ok: true, roomId: room.id, record: false });
+      assert.deepEqual(await broadcasts.authorizePublish(rotated.body.ingest.streamKey), { ok: true, roomId: room.id, record: false });
     });
 
     test('the list: live rooms first by online count, then the rest; cursor pages have no gaps or repeats', async () => {
@@ -261,8 +261,8 @@ for (const kind of await dbKinds()) {
         const live = i % 2 === 0;
         const online = live ? 1000 + i * 10 : 0;
         if (live) {
-          await app.services.rooms.publishStarted(room.id);
-          await app.services.rooms.reportOnline(room.id, online);
+          await app.services.broadcasts.publishStarted(room.id);
+          await app.services.broadcasts.reportOnline(room.id, online);
         }
         made.push({ id: room.id, online, live });
       }

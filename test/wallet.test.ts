@@ -179,7 +179,7 @@ for (const kind of await dbKinds()) {
 
     test('the database refuses to change or delete ledger rows', async () => {
       const { sql } = await import('drizzle-orm');
-      const db = app.services.database.db;
+      const db = app.database.db;
       const failsWith = (re: RegExp) => (e: any) => re.test(e?.cause?.message ?? e?.message);
       await assert.rejects(db.execute(sql`update entries set amount = amount + 1`), failsWith(/immutable/));
       await assert.rejects(db.execute(sql`delete from transfers`), failsWith(/immutable/));
@@ -192,7 +192,7 @@ for (const kind of await dbKinds()) {
     test('the check reports a cached balance that disagrees with its entries', async () => {
       const u = await app.http.register(uniqueName('tampered'));
       const { sql } = await import('drizzle-orm');
-      const db = app.services.database.db;
+      const db = app.database.db;
       await db.execute(sql`update accounts set balance = balance - 7 where id = ${'wallet:' + u.id}`);
       const r = await app.http.request('GET', '/api/admin/ledger/check', { token: admin });
       assert.equal(r.status, 200);

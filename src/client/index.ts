@@ -3,21 +3,16 @@
 // rooms over @colyseus/sdk. Runs in Node >= 22 and browsers (fetch, WebSocket).
 import { Callbacks, Client as ColyseusClient, type Room } from '@colyseus/sdk';
 import type { z } from 'zod';
-import type {
-  auditItem,
-  fileReply,
-  followItem,
-  loginReply,
-  profile,
-  registerBody,
-  user,
-} from '../http/schemas.ts';
-import type { balanceReply, gift as giftSchema, ledgerItem, sendGiftReply, topFansReply, walletReply } from '../http/wallet-schemas.ts';
-import type { ingest, ingestServer, liveSession, room as roomSchema, roomCreateBody, roomPatchBody } from '../http/room-schemas.ts';
+import type { auditItem } from '../http/schemas/audit.ts';
+import type { fileReply } from '../http/schemas/files.ts';
+import type { gift as giftSchema, sendGiftReply, topFansReply } from '../http/schemas/gifts.ts';
+import type { enterReply, entrantsReply, lottery as lotterySchema, lotteryCreateBody } from '../http/schemas/lotteries.ts';
+import type { rankingsReply } from '../http/schemas/rankings.ts';
+import type { ingest, ingestServer, liveSession, room as roomSchema, roomCreateBody, roomPatchBody } from '../http/schemas/rooms.ts';
+import type { followItem, loginReply, profile, registerBody, user } from '../http/schemas/users.ts';
+import type { balanceReply, ledgerItem, walletReply } from '../http/schemas/wallet.ts';
 import type { GiftBroadcast, LiveRoomBroadcasts, LotteryResult } from '../rooms/messages.ts';
-import type { enterReply, entrantsReply, lottery as lotterySchema, lotteryCreateBody } from '../http/lottery-schemas.ts';
 import type { ChatLine, GiftLine, LiveRoomState } from '../rooms/state.ts';
-import type { rankingsReply } from '../http/ranking-schemas.ts';
 import type { RankBoard, RankingsState } from '../rooms/rankings-state.ts';
 
 export type User = z.infer<typeof user>;
@@ -55,9 +50,6 @@ export interface Page<T> {
   items: T[];
   nextCursor: string | null;
 }
-/** Loosely typed until the rooms, lotteries and rankings schemas are published in http/schemas.ts. */
-export type Json = Record<string, any>;
-
 export type { ChatLine, GiftLine, LiveRoomState, GiftBroadcast };
 export type LiveRoomEvents = LiveRoomBroadcasts;
 
@@ -166,7 +158,7 @@ export class LiveroomClient {
   createRoom(input: RoomInput): Promise<{ room: RoomInfo; ingest: Ingest }> {
     return this.request('POST', '/rooms', { json: input });
   }
-  listRooms(q: { status?: 'idle' | 'live' | 'ended'; cursor?: string; limit?: number } = {}): Promise<Page<RoomInfo>> {
+  listRooms(q: { status?: RoomInfo['status']; cursor?: string; limit?: number } = {}): Promise<Page<RoomInfo>> {
     return this.request('GET', '/rooms', { query: q });
   }
   getRoom(id: string): Promise<{ room: RoomInfo }> {
@@ -175,11 +167,11 @@ export class LiveroomClient {
   updateRoom(id: string, patch: RoomPatch): Promise<{ room: RoomInfo }> {
     return this.request('PATCH', `/rooms/${encodeURIComponent(id)}`, { json: patch });
   }
-  /** A new stream key; the old one stops working and a broadcast on it ends. */
   /** Your room's ingest server (OBS "Server") without the key, which only create and rotation reveal. */
   ingestServer(id: string): Promise<{ ingest: IngestServer }> {
     return this.request('GET', `/rooms/${encodeURIComponent(id)}/ingest`);
   }
+  /** A new stream key; the old one stops working and a broadcast on it ends. */
   rotateStreamKey(id: string): Promise<{ ingest: Ingest }> {
     return this.request('POST', `/rooms/${encodeURIComponent(id)}/stream-key`);
   }

@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { once } from '../lib/once.ts';
 import type { Breaker } from '../resilience.ts';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.ts';
 import * as schema from './schema.ts';
@@ -132,10 +133,4 @@ function guardConnect(pool: import('pg').Pool, breaker: Breaker) {
       (err: Error) => cb(err),
     );
   };
-}
-
-/** Wraps a close so that a second call waits on the first instead of closing twice. */
-export function once<T>(fn: () => Promise<T>): () => Promise<T> {
-  let p: Promise<T> | undefined;
-  return () => (p ??= fn());
 }

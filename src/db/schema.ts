@@ -234,10 +234,13 @@ export const roomChatModes = pgTable('room_chat_modes', {
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 });
 
-// --- Rooms and broadcasts (domain/rooms.ts). One room per streamer.
+// --- Rooms and broadcasts (domain/rooms.ts, domain/broadcasts.ts). One room per streamer.
 
+/** The one list of room statuses: the column, the domain types, the API schema and the client derive from it. */
 export const ROOM_STATUSES = ['idle', 'live', 'ended'] as const;
+export type RoomStatus = (typeof ROOM_STATUSES)[number];
 export const END_REASONS = ['streamer_stopped', 'ended_by_owner', 'ended_by_admin', 'key_rotated', 'media_failure'] as const;
+export type EndReason = (typeof END_REASONS)[number];
 
 export const rooms = pgTable(
   'rooms',

@@ -1,14 +1,15 @@
-// The in-process event bus that carries events between adapters (a gift paid
-// over REST must reach the room; a publish starting in media must flip the
-// room to live). One interface, a local implementation and a Redis pub/sub
-// one for several processes; the same tests run against both.
-import type { ErrorCode } from './errors.ts';
+// The event bus that carries events between adapters (a gift paid over REST
+// must reach the room; a publish starting in media must flip the room to live).
+// One interface and its in-process implementation here; the Redis pub/sub one
+// for several processes is an adapter (src/events/redis-bus.ts) and keeps the
+// same contract: the same tests run against both.
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
+import type { RoomStatus } from '../db/schema.ts';
+import type { ErrorCode } from './errors.ts';
 
 /** Every event that crosses adapters, by topic. Add topics here as features need them. */
 export interface EventMap {
-  'room.status': { roomId: string; status: 'idle' | 'live' | 'ended'; interrupted?: boolean; at: string };
+  'room.status': { roomId: string; status: RoomStatus; interrupted?: boolean; at: string };
   'room.updated': { roomId: string };
   /** The media side must disconnect the room's publisher (broadcast ended by its owner/an admin, or key rotated). */
   'room.kick': { roomId: string; reason: 'ended' | 'key_rotated' };
@@ -33,8 +34,7 @@ export interface EventMap {
   'rankings.updated': { boards: { board: string; window: string }[]; at: string };
   /** A lottery opened in a room (domain/lotteries.ts). */
   'lottery.created': { roomId: string; lotteryId: string };
-  /** Someone entered (the room refreshes its entry count, batched). */
-  /** `via`: how the entry came (a `gift` entry is made where the gift was paid; the room tells its sender). */
+  /** Someone entered (the room refreshes its entry count, batched). `via`: how; a `gift` entry comes with the gift's payment, and the room tells its sender. */
   'lottery.entered': { roomId: string; lotteryId: string; userId: string; via?: 'click' | 'danmaku' | 'gift' };
   /** A paid gift of a gift lottery did not enter its sender (e.g. followers only): the room tells them why. */
   'lottery.refused': { roomId: string; lotteryId: string; userId: string; code: ErrorCode; message: string };
@@ -44,6 +44,11 @@ export interface EventMap {
 export type Topic = keyof EventMap;
 export type Handler<T extends Topic> = (payload: EventMap[T]) => void;
 
+/**
+ * What every implementation keeps (test/events.test.ts runs both against it):
+ * an event reaches the topic's subscribers in publish order, on a later tick
+ * (a publisher never runs subscribers' code inline), and not after unsubscribe.
+ */
 export interface EventBus {
   publish<T extends Topic>(topic: T, payload: EventMap[T]): Promise<void>;
   /** Returns the function that unsubscribes. */
@@ -66,48 +71,6 @@ export function createLocalEventBus(): EventBus {
     },
     async close() {
       emitter.removeAllListeners();
-    },
-  };
-}
-
-/**
- * Redis pub/sub: every process receives every event. `publisher` is the shared
- * connection; `subscriber` must be a dedicated one (a subscribed Redis
- * connection can do nothing else).
- */
-export function createRedisEventBus(opts: { publisher: Redis; subscriber: Redis; prefix?: string; onError?: (e: unknown) => void }): EventBus {
-  const prefix = opts.prefix ?? 'lr:events:';
-  const local = new EventEmitter();
-  local.setMaxListeners(0);
-  const counts = new Map<string, number>();
-  opts.subscriber.on('message', (channel: string, message: string) => {
-    if (!channel.startsWith(prefix)) return;
-    try {
-      local.emit(channel.slice(prefix.length), JSON.parse(message));
-    } catch (e) {
-      opts.onError?.(e);
-    }
-  });
-  return {
-    async publish(topic, payload) {
-      await opts.publisher.publish(prefix + topic, JSON.stringify(payload));
-    },
-    subscribe(topic, handler) {
-      const h = handler as (p: unknown) => void;
-      local.on(topic, h);
-      const n = (counts.get(topic) ?? 0) + 1;
-      counts.set(topic, n);
-      if (n === 1) opts.subscriber.subscribe(prefix + topic).catch((e) => opts.onError?.(e));
-      return () => {
-        local.off(topic, h);
-        const left = (counts.get(topic) ?? 1) - 1;
-        counts.set(topic, left);
-        if (left === 0) opts.subscriber.unsubscribe(prefix + topic).catch((e) => opts.onError?.(e));
-      };
-    },
-    async close() {
-      local.removeAllListeners();
-      opts.subscriber.disconnect();
     },
   };
 }

@@ -48,7 +48,7 @@ export function createFollows(deps: { db: Db; users: UsersService; onChange?: (e
   ): Promise<Page<FollowItem>> {
     await deps.users.get(userId);
     const after = decodeCursor(q.cursor, 2) as [string, string] | undefined;
-    // A well-formed but forged cursor must be a 400, not a database error.
+    // A well-formed but forged cursor is invalid input (validation_failed), not a database error.
     // Only the form this module hands out (toISOString, years 1970-9999): JS parses dates PostgreSQL refuses (year 99999, -271821).
     if (after && !(typeof after[0] === 'string' && isCursorTime(after[0]) && typeof after[1] === 'string' && UUID.test(after[1])))
       throw new DomainError('validation_failed', 'cursor is not valid', { field: 'cursor' });

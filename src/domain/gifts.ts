@@ -1,22 +1,22 @@
 // Paid gifts in rooms: price from the catalog, one ledger statement that debits
 // the sender and credits the streamer's share and the platform's rest,
-// Idempotency-Key replay, then a `room.gift` event for the room to show.
-// Gifting your own room is refused with 403 `cannot_gift_own_room`.
+// idempotency key replay, then a `room.gift` event for the room to show.
+// Gifting your own room is refused (`cannot_gift_own_room`).
 import { and, desc, eq, gte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/connect.ts';
-import { transfers, users } from '../db/schema.ts';
+import { transfers, users, type RoomStatus } from '../db/schema.ts';
 import { toInt } from '../db/sql-runner.ts';
 import { DomainError, isUniqueViolation } from './errors.ts';
 import type { EventBus } from './events.ts';
 import type { Gift, GiftCatalog } from './gift-catalog.ts';
-import { findStoredReply, requestHash } from './idempotency.ts';
+import { findStoredResult, requestHash, type IdempotencyKey } from './idempotency.ts';
 import { splitGift, type Ledger } from './ledger.ts';
 
 /** What gifts need to know about a room; the rooms service provides it. */
 export interface GiftRoom {
   id: string;
   streamerId: string;
-  status: string;
+  status: RoomStatus;
 }
 export interface RoomLookup {
   /** Undefined when there is no such room. */
@@ -28,13 +28,14 @@ export interface SendGiftInput {
   giftId: string;
   count: number;
   sender: { id: string; nickname: string };
-  idempotencyKey: string | null;
+  idempotency: IdempotencyKey | null;
   ip: string | null;
 }
 
-export interface SendGiftReply {
-  status: number;
-  body: { balance: number; giftEventId: string };
+/** A paid gift: the sender's new balance and the gift event; `replayed` when the key had paid it already. */
+export interface SentGift {
+  balance: number;
+  giftEventId: string;
   replayed: boolean;
 }
 
@@ -86,15 +87,15 @@ export function createGifts(deps: GiftsDeps) {
     return gift;
   }
 
-  async function replay(userId: string, key: string, hash: string): Promise<SendGiftReply | undefined> {
-    const stored = await findStoredReply(db, userId, key, hash);
-    return stored && { status: stored.status, body: stored.body as SendGiftReply['body'], replayed: true };
+  async function replay(userId: string, key: string, hash: string): Promise<SentGift | undefined> {
+    const stored = (await findStoredResult(db, userId, key, hash)) as Omit<SentGift, 'replayed'> | undefined;
+    return stored && { balance: stored.balance, giftEventId: stored.giftEventId, replayed: true };
   }
 
   return {
     catalog: deps.catalog,
 
-    async send(input: SendGiftInput): Promise<SendGiftReply> {
+    async send(input: SendGiftInput): Promise<SentGift> {
       if (!Number.isSafeInteger(input.count) || input.count < 1 || input.count > deps.maxCount)
         throw new DomainError('validation_failed', `count must be an integer from 1 to ${deps.maxCount}`, { field: 'count' });
       const gift = requireGift(input.giftId);
@@ -104,8 +105,8 @@ export function createGifts(deps: GiftsDeps) {
 
       const amount = gift.price * input.count;
       const split = splitGift(amount, deps.streamerSharePercent);
-      const key = input.idempotencyKey;
-      const hash = key === null ? null : requestHash('POST /rooms/:id/gifts', { roomId: room.id, giftId: gift.id, count: input.count });
+      const key = input.idempotency?.key ?? null;
+      const hash = input.idempotency ? requestHash(input.idempotency.scope, { roomId: room.id, giftId: gift.id, count: input.count }) : null;
 
       let paid;
       try {
@@ -155,7 +156,7 @@ export function createGifts(deps: GiftsDeps) {
         })
         .catch((e) => deps.onPublishError?.(e));
       deps.afterPaid?.({ roomId: room.id, userId: input.sender.id, giftId: gift.id, at: paid.at }).catch((e) => deps.onPublishError?.(e));
-      return { status: 201, body: { balance: paid.balance, giftEventId: paid.giftEventId }, replayed: false };
+      return { balance: paid.balance, giftEventId: paid.giftEventId, replayed: false };
     },
 
     /** The room's biggest spenders from the ledger: the last 24 hours (`day`) or ever (`all`). */

@@ -21,6 +21,7 @@ import type { Db, Executor } from '../db/connect.ts';
 import { accounts, entries, transfers } from '../db/schema.ts';
 import { executorRunner, toInt, type SqlRunner, type Statement } from '../db/sql-runner.ts';
 import { DomainError } from './errors.ts';
+import { STORED_STATUS } from './idempotency.ts';
 import { newId } from './ids.ts';
 import { decodeCursor, toPage, type Page } from './pagination.ts';
 
@@ -119,7 +120,7 @@ with debit as (
   ) x
 ), idem as (
   insert into idempotency_keys (user_id, key, request_hash, status, response)
-  select $2::text, $14::text, $15::text, 201, jsonb_build_object('balance', d.balance, 'giftEventId', $10::text)
+  select $2::text, $14::text, $15::text, ${STORED_STATUS}, jsonb_build_object('balance', d.balance, 'giftEventId', $10::text)
   from debit d where $14::text is not null
 ), audit as (
   insert into audit_log (actor_id, action, target, ip, details)

@@ -2,7 +2,7 @@
 // Idempotency-Key), the signup bonus, the integrity check and key purging.
 import type { Db, Tx } from '../db/connect.ts';
 import { DomainError } from './errors.ts';
-import { purgeIdempotencyKeys, requestHash, withIdempotency } from './idempotency.ts';
+import { purgeIdempotencyKeys, withIdempotency, type IdempotencyKey } from './idempotency.ts';
 import { checkLedger } from './ledger-check.ts';
 import type { Ledger } from './ledger.ts';
 import type { RequestContext, User, UsersService } from './users.ts';
@@ -20,20 +20,20 @@ export function createWallet(deps: WalletDeps) {
     balances: (userId: string) => ledger.balances(userId),
     history: ledger.history,
 
-    /** Admin grant from the issuance account; 201 {balance}. Replays and conflicts follow Idempotency-Key rules. */
+    /** Admin grant from the issuance account: the user's new balance. Replays and conflicts follow the idempotency key rules. */
     async grant(
       users: Pick<UsersService, 'find'>,
       input: { userId: string; amount: number; note?: string },
-      idempotencyKey: string | null,
+      idempotency: IdempotencyKey | null,
       ctx: RequestContext & { actorId: string },
-    ) {
+    ): Promise<{ balance: number; replayed: boolean }> {
       if (!(await users.find(input.userId))) throw new DomainError('user_not_found', 'no such user');
-      const hash = requestHash('POST /admin/wallet/grant', { userId: input.userId, amount: input.amount, note: input.note ?? null });
-      return withIdempotency(db, { userId: ctx.actorId, key: idempotencyKey, hash }, async (tx) => {
+      const params = { userId: input.userId, amount: input.amount, note: input.note ?? null };
+      return withIdempotency(db, { userId: ctx.actorId, key: idempotency, params }, async (tx) => {
         const { balance } = await ledger.grantIn(tx, {
           kind: 'grant', userId: input.userId, amount: input.amount, actorId: ctx.actorId, note: input.note ?? null, ip: ctx.ip,
         });
-        return { status: 201, body: { balance } };
+        return { balance };
       });
     },
 

@@ -8,20 +8,20 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { pinoHttp } from 'pino-http';
-import type { Config } from '../config.ts';
 import type { Services } from '../domain/services.ts';
 import type { User } from '../domain/users.ts';
 import type { Breaker } from '../resilience.ts';
 import { createAuthenticator } from './auth.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
-import { addressKey, createLimiterFactory, createLoginGuard, limitBy } from './limits.ts';
+import { addressKey, createLimiterFactory, createLoginGuard, limitBy, type LoginGuardSettings } from './limits.ts';
 import { createMetrics } from './metrics.ts';
 import { openApiRouter } from './openapi.ts';
 import type { Api } from './route.ts';
+import type { RouteSettings } from './route-settings.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { authRoutes } from './routes/auth.ts';
 import { fileRoutes } from './routes/files.ts';
-import { healthRouter, type RoleChecks } from './routes/health.ts';
+import { healthRouter, type Probe, type RoleChecks } from './routes/health.ts';
 import { userRoutes } from './routes/users.ts';
 import { walletRoutes } from './routes/wallet.ts';
 import { giftRoutes } from './routes/gifts.ts';
@@ -31,12 +31,34 @@ import { mediaFileRoutes, recordingRoutes } from './routes/recordings.ts';
 import { lotteryRoutes } from './routes/lotteries.ts';
 import { createMatchmakeGate, type MatchmakeGate } from './matchmake-gate.ts';
 import { compileTrustProxy } from './client-address.ts';
-import { createLoadShedder } from './shedding.ts';
-import { webRoutes } from './web.ts';
+import { createLoadShedder, type ShedSettings } from './shedding.ts';
+import { webRoutes, type WebSettings } from './web.ts';
+
+/** What the gateway is built with; src/settings.ts makes it from the config. */
+export interface HttpSettings {
+  /** Express `trust proxy`, as config.ts parses TRUST_PROXY. */
+  trustProxy: string | number | boolean;
+  corsOrigins: string[];
+  bodyLimitBytes: number;
+  /** The server the OpenAPI document names. */
+  publicUrl: string;
+  /** Prefix of the rate-limit keys in Redis. */
+  redisPrefix: string;
+  shedding: ShedSettings;
+  rateLimits: { ipPerMin: number; userPerMin: number; registerPerIpPerHour: number };
+  login: LoginGuardSettings;
+  matchmaking: { perIpPerMin: number; pendingPerIp: number; reservationSec: number };
+  routes: RouteSettings;
+  /** DATA_DIR: live previews and recordings are served from it. */
+  dataDir: string;
+  web: WebSettings;
+}
 
 export interface AppDeps {
-  config: Config;
+  settings: HttpSettings;
   services: Services;
+  /** Probed by /readyz. */
+  database: Probe;
   logger: Logger;
   redis?: Redis;
   redisBreaker?: Breaker;
@@ -57,16 +79,16 @@ export interface HttpApp {
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 export function createApp(deps: AppDeps): HttpApp {
-  const { config, services } = deps;
+  const { settings, services } = deps;
   const app = express();
   app.disable('x-powered-by');
   // The same compiled rule as the rooms' (http/client-address.ts).
-  app.set('trust proxy', compileTrustProxy(config.TRUST_PROXY));
+  app.set('trust proxy', compileTrustProxy(settings.trustProxy));
   app.set('query parser', 'simple');
 
   const metrics = createMetrics(deps.metricsRegistry);
-  const shedder = createLoadShedder({ targetMs: config.SHED_TARGET_DELAY_MS, intervalMs: config.SHED_INTERVAL_MS, onShed: () => metrics.shed.inc() });
-  const makeLimiter = createLimiterFactory(deps.redis, config.REDIS_PREFIX, deps.redisBreaker);
+  const shedder = createLoadShedder({ ...settings.shedding, onShed: () => metrics.shed.inc() });
+  const makeLimiter = createLimiterFactory(deps.redis, settings.redisPrefix, deps.redisBreaker);
 
   app.use(
     pinoHttp({
@@ -83,11 +105,11 @@ export function createApp(deps: AppDeps): HttpApp {
     }),
   );
   app.use(helmet({ crossOriginResourcePolicy: { policy: 'cross-origin' } }));
-  const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim());
+  const origins = settings.corsOrigins;
   app.use(cors({ origin: origins.includes('*') ? '*' : origins, exposedHeaders: ['X-Request-Id', 'Retry-After', 'Location'], maxAge: 600 }));
   app.use(metrics.middleware);
 
-  app.use(healthRouter({ database: services.database, redis: deps.redis, redisBreaker: deps.redisBreaker, metrics: metrics.registry, roles: deps.roles }));
+  app.use(healthRouter({ database: deps.database, redis: deps.redis, redisBreaker: deps.redisBreaker, metrics: metrics.registry, roles: deps.roles }));
 
   app.get('/files/:name', (req, res, next) => {
     const file = services.files.pathOf(req.params.name);
@@ -96,7 +118,7 @@ export function createApp(deps: AppDeps): HttpApp {
       if (err && !res.headersSent) notFoundHandler(req, res, next);
     });
   });
-  mediaFileRoutes(app, config);
+  mediaFileRoutes(app, settings.dataDir);
 
   const api: Api = {
     router: express.Router(),
@@ -105,44 +127,37 @@ export function createApp(deps: AppDeps): HttpApp {
     afterAuth: [],
     routes: [],
   };
-  const ipLimiter = makeLimiter({ keyPrefix: 'ip', points: config.RATE_LIMIT_IP_PER_MIN, durationSec: 60 });
-  const userLimiter = makeLimiter({ keyPrefix: 'user', points: config.RATE_LIMIT_USER_PER_MIN, durationSec: 60 });
+  const ipLimiter = makeLimiter({ keyPrefix: 'ip', points: settings.rateLimits.ipPerMin, durationSec: 60 });
+  const userLimiter = makeLimiter({ keyPrefix: 'user', points: settings.rateLimits.userPerMin, durationSec: 60 });
   api.afterAuth.push(limitBy(userLimiter, (req) => (req.user as User | undefined)?.id));
   const matchmake = createMatchmakeGate({
     shedder,
-    limiter: makeLimiter({ keyPrefix: 'matchmake', points: config.MATCHMAKE_PER_IP_PER_MIN, durationSec: 60 }),
-    pendingPerIp: config.MATCHMAKE_PENDING_PER_IP,
-    reservationSec: config.ROOM_SEAT_RESERVATION_SEC,
+    limiter: makeLimiter({ keyPrefix: 'matchmake', points: settings.matchmaking.perIpPerMin, durationSec: 60 }),
+    pendingPerIp: settings.matchmaking.pendingPerIp,
+    reservationSec: settings.matchmaking.reservationSec,
   });
   app.use(matchmake.middleware);
   api.router.use(shedder.middleware);
   api.router.use(limitBy(ipLimiter, (req) => addressKey(req.ip ?? 'unknown')));
-  api.router.use(express.json({ limit: config.BODY_LIMIT_BYTES, strict: true }));
-  api.router.use(openApiRouter(api, config.publicUrl));
+  api.router.use(express.json({ limit: settings.bodyLimitBytes, strict: true }));
+  api.router.use(openApiRouter(api, settings.publicUrl));
 
-  const loginGuard = createLoginGuard(makeLimiter, {
-    failsPerUser: config.LOGIN_FAILS_PER_USER,
-    failsPerIpPerHour: config.LOGIN_FAILS_PER_IP_PER_HOUR,
-    failsPerAccount: config.LOGIN_FAILS_PER_ACCOUNT,
-    accountWindowSec: config.LOGIN_ACCOUNT_WINDOW_SEC,
-    blockSec: config.LOGIN_BLOCK_SEC,
-    // An address a login came from stays known as long as the session it got.
-    knownIpSec: config.TOKEN_TTL_SEC,
-  });
-  const registerLimiter = makeLimiter({ keyPrefix: 'register', points: config.REGISTER_PER_IP_PER_HOUR, durationSec: 3600 });
+  const loginGuard = createLoginGuard(makeLimiter, settings.login);
+  const registerLimiter = makeLimiter({ keyPrefix: 'register', points: settings.rateLimits.registerPerIpPerHour, durationSec: 3600 });
   authRoutes(api, services, { login: loginGuard, register: registerLimiter });
-  userRoutes(api, services, config);
-  roomRoutes(api, services, config);
-  fileRoutes(api, services, config);
-  adminRoutes(api, services, config);
-  walletRoutes(api, services, config);
-  giftRoutes(api, services, config);
-  rankingRoutes(api, services, config);
-  recordingRoutes(api, services, config);
-  lotteryRoutes(api, services, config);
+  const { routes } = settings;
+  userRoutes(api, services, routes.pages);
+  roomRoutes(api, services, routes.pages);
+  fileRoutes(api, services, routes.uploadMaxBytes);
+  adminRoutes(api, services, routes.pages);
+  walletRoutes(api, services, routes);
+  giftRoutes(api, services, routes);
+  rankingRoutes(api, services, routes.rankingsSize);
+  recordingRoutes(api, services, routes.pages);
+  lotteryRoutes(api, services, routes.lotteries);
 
   app.use('/api', api.router);
-  webRoutes(app, config);
+  webRoutes(app, settings.web);
   app.use(notFoundHandler);
   app.use(errorHandler);
 

@@ -7,7 +7,6 @@ import { Strategy as LocalStrategy } from 'passport-local';
 import { DomainError } from '../domain/errors.ts';
 import type { TokenClaims, TokenService } from '../domain/tokens.ts';
 import type { User, UsersService } from '../domain/users.ts';
-import type { AuthMode } from './route.ts';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -15,6 +14,9 @@ declare module 'express-serve-static-core' {
     auth?: TokenClaims;
   }
 }
+
+/** Who may call a route: anyone, anyone with an optional token, a logged-in user, an admin. */
+export type AuthMode = 'none' | 'optional' | 'user' | 'admin';
 
 export interface Authenticator {
   middleware(mode: AuthMode): RequestHandler;

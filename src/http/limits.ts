@@ -134,10 +134,16 @@ export function limitBy(limiter: Limiter, keyOf: (req: Parameters<RequestHandler
  * attacker cares to go on. Guesses from such an address still meet the
  * per-username+IP and per-IP counters.
  */
-export function createLoginGuard(
-  make: LimiterFactory,
-  s: { failsPerUser: number; failsPerIpPerHour: number; failsPerAccount: number; accountWindowSec: number; blockSec: number; knownIpSec: number },
-) {
+export interface LoginGuardSettings {
+  failsPerUser: number;
+  failsPerIpPerHour: number;
+  failsPerAccount: number;
+  accountWindowSec: number;
+  blockSec: number;
+  knownIpSec: number;
+}
+
+export function createLoginGuard(make: LimiterFactory, s: LoginGuardSettings) {
   const byUserIp = make({ keyPrefix: 'login_user_ip', points: s.failsPerUser, durationSec: 3600, blockSec: s.blockSec });
   const byIp = make({ keyPrefix: 'login_ip', points: s.failsPerIpPerHour, durationSec: 3600 });
   const byAccount = make({ keyPrefix: 'login_account', points: s.failsPerAccount, durationSec: s.accountWindowSec });

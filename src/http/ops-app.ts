@@ -3,12 +3,11 @@
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
-import type { Database } from '../db/connect.ts';
 import type { Breaker } from '../resilience.ts';
 import { notFoundHandler } from './errors.ts';
-import { healthRouter, type RoleChecks } from './routes/health.ts';
+import { healthRouter, type Probe, type RoleChecks } from './routes/health.ts';
 
-export function createOpsApp(deps: { database: Database; redis?: Redis; redisBreaker?: Breaker; registry: Registry; roles?: RoleChecks }): { app: Express; close(): void } {
+export function createOpsApp(deps: { database: Probe; redis?: Redis; redisBreaker?: Breaker; registry: Registry; roles?: RoleChecks }): { app: Express; close(): void } {
   const app = express();
   app.disable('x-powered-by');
   collectDefaultMetrics({ register: deps.registry, prefix: 'liveroom_' });

@@ -6,9 +6,8 @@ import { OpenAPIRegistry, type RouteConfig } from '@asteasolutions/zod-to-openap
 import { z, type ZodType } from 'zod';
 import { DomainError } from '../domain/errors.ts';
 import type { User } from '../domain/users.ts';
-import type { Authenticator } from './auth.ts';
+import type { Authenticator, AuthMode } from './auth.ts';
 
-export type AuthMode = 'none' | 'optional' | 'user' | 'admin';
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
 export interface RouteSpec<B extends ZodType, Q extends ZodType, P extends ZodType> {

@@ -5,14 +5,18 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
-import type { Config } from '../config.ts';
 
 export const WEB_DIST = path.resolve(import.meta.dirname, '../../web/dist');
 
 /** Prefixes the server answers itself; a missing path under them stays a JSON 404. */
 const RESERVED = /^\/(api|files|previews|recordings|matchmake|healthz|readyz|metrics)(\/|$)/;
 
-type CspConfig = Pick<Config, 'MEDIA_PUBLIC_URL' | 'MEDIA_HTTP_PORT' | 'mediaPublicUrl' | 'publicUrl'>;
+export interface WebSettings {
+  /** The API's base URL, read per request (tests learn the API's port after the app is built). */
+  publicUrl(): string;
+  /** Where players fetch media; null while the media port is not known yet (MEDIA_HTTP_PORT=0 without MEDIA_PUBLIC_URL). */
+  mediaUrl: string | null;
+}
 
 const origin = (url: string) => {
   try {
@@ -28,9 +32,9 @@ const wsOf = (httpOrigin: string) => httpOrigin.replace(/^http/, 'ws');
  * picked when media starts, after this app is built, so the media host is
  * allowed on any port then.
  */
-export function mediaOrigins(c: CspConfig): string[] {
-  if (!c.MEDIA_PUBLIC_URL && c.MEDIA_HTTP_PORT === 0) return ['http://localhost:*', 'ws://localhost:*'];
-  const o = origin(c.mediaPublicUrl);
+export function mediaOrigins(s: WebSettings): string[] {
+  if (s.mediaUrl === null) return ['http://localhost:*', 'ws://localhost:*'];
+  const o = origin(s.mediaUrl);
   return o ? [o, wsOf(o)] : [];
 }
 
@@ -40,10 +44,10 @@ export function mediaOrigins(c: CspConfig): string[] {
  * media origin (another port) over fetch/XHR and WebSocket. Everything else
  * stays as strict as helmet's default (no inline script, no plugins, no framing).
  */
-export function webCsp(c: CspConfig, host: string | undefined): string {
-  const media = mediaOrigins(c);
+export function webCsp(s: WebSettings, host: string | undefined): string {
+  const media = mediaOrigins(s);
   const httpMedia = media.filter((o) => o.startsWith('http'));
-  const api = origin(c.publicUrl);
+  const api = origin(s.publicUrl());
   // 'self' covers same-origin ws: in current browsers; naming it keeps older ones working.
   const selfWs = host ? [`ws://${host}`, `wss://${host}`] : [];
   const directives: Record<string, string[]> = {
@@ -66,10 +70,10 @@ export function webCsp(c: CspConfig, host: string | undefined): string {
 }
 
 /** Registers the web app; a checkout without web/dist (never built) serves only the API. */
-export function webRoutes(app: Express, config: CspConfig, dist = WEB_DIST): void {
+export function webRoutes(app: Express, settings: WebSettings, dist = WEB_DIST): void {
   const index = path.join(dist, 'index.html');
   const withCsp: RequestHandler = (req, res, next) => {
-    res.setHeader('Content-Security-Policy', webCsp(config, req.headers.host));
+    res.setHeader('Content-Security-Policy', webCsp(settings, req.headers.host));
     next();
   };
   const assets = express.static(dist, {

@@ -5,7 +5,7 @@
 // installations (and tests) sharing one Redis never see each other's jobs.
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
-import { once } from '../db/connect.ts';
+import { once } from '../lib/once.ts';
 import {
   isUnrecoverable,
   type EnqueueOptions,

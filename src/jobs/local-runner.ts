@@ -9,7 +9,7 @@
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database } from '../db/connect.ts';
-import { once } from '../db/connect.ts';
+import { once } from '../lib/once.ts';
 import { newId } from '../domain/ids.ts';
 import {
   backoffDelay,

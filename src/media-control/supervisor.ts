@@ -122,7 +122,7 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
       const due = [...interruptedAt].filter(([, at]) => Date.now() - at >= graceMs).map(([id]) => id);
       for (const id of due) interruptedAt.delete(id);
       if (due.length === 0) return;
-      services.rooms.endInterrupted(due).then(
+      services.broadcasts.endInterrupted(due).then(
         (ended) => ended.length && log.warn({ rooms: ended }, 'broadcasts ended: their publisher did not come back after a media restart'),
         (err) => log.error({ err }, 'ending interrupted broadcasts failed'),
       );
@@ -142,10 +142,10 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
   async function answer(c: ChildProcess, id: number, req: MediaRequest): Promise<void> {
     try {
       let value: unknown;
-      if (req.op === 'authorize') value = await services.rooms.authorizePublish(req.key);
+      if (req.op === 'authorize') value = await services.broadcasts.authorizePublish(req.key);
       else
         value = await serial(req.roomId, async () => {
-          const sessionId = await services.rooms.publishStarted(req.roomId);
+          const sessionId = await services.broadcasts.publishStarted(req.roomId);
           liveRooms.add(req.roomId);
           interruptedAt.delete(req.roomId);
           if (req.record) await services.recordings.start(req.roomId, sessionId);
@@ -168,7 +168,7 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
       case 'stopped':
         void serial(m.roomId, async () => {
           liveRooms.delete(m.roomId);
-          await persist('publish stopped', () => services.rooms.publishStopped(m.roomId, 'streamer_stopped'));
+          await persist('publish stopped', () => services.broadcasts.publishStopped(m.roomId, 'streamer_stopped'));
         });
         break;
       case 'viewers': {
@@ -181,11 +181,11 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
             viewersGauge.set({ room, protocol }, n);
           }
         }
-        services.rooms.reportViewers(total).catch((err) => log.warn({ err }, 'viewer counts not stored'));
+        services.broadcasts.reportViewers(total).catch((err) => log.warn({ err }, 'viewer counts not stored'));
         break;
       }
       case 'preview':
-        services.rooms.previewUpdated(m.roomId).catch((err) => log.warn({ err }, 'preview not recorded'));
+        services.broadcasts.previewUpdated(m.roomId).catch((err) => log.warn({ err }, 'preview not recorded'));
         break;
       case 'ffmpeg':
         if (m.running) ffmpegPids.add(m.pid);
@@ -231,7 +231,7 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
     const lost = [...liveRooms];
     liveRooms.clear();
     if (lost.length === 0) return;
-    await persist('interrupt', () => services.rooms.interrupt(lost));
+    await persist('interrupt', () => services.broadcasts.interrupt(lost));
     endStaleLater(lost);
   }
 
@@ -301,9 +301,9 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
 
   // Rooms left live by a previous run have no publisher now: interrupted, so an encoder that reconnects resumes them; the rest end after the grace.
   try {
-    const stale = await services.rooms.liveRoomIds();
+    const stale = await services.broadcasts.liveRoomIds();
     if (stale.length > 0) {
-      await services.rooms.interrupt(stale);
+      await services.broadcasts.interrupt(stale);
       endStaleLater(stale);
       log.warn({ rooms: stale }, 'rooms left live by a previous run are interrupted until their publisher returns');
     }

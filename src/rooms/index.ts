@@ -20,7 +20,8 @@ import { rankingsRoomClass, type RankingsRoomDeps } from './rankings-room.ts';
 /** What the rooms role uses of the domain services. */
 export interface RoomsServices {
   events: EventBus;
-  rooms: Pick<Services['rooms'], 'find' | 'reportOnline'>;
+  rooms: Pick<Services['rooms'], 'find'>;
+  broadcasts: Pick<Services['broadcasts'], 'reportOnline'>;
   tokens: Pick<Services['tokens'], 'check'>;
   users: Pick<Services['users'], 'find'>;
   chat: LiveRoomDeps['chat'];
@@ -133,7 +134,7 @@ export async function startRooms(opts: {
   const events = createRoomEvents(services.events, (err) => logger.error({ err }, 'room event handler failed'));
 
   const deps: LiveRoomDeps = {
-    rooms: { get: (roomId) => services.rooms.find(roomId), reportOnline: services.rooms.reportOnline },
+    rooms: { get: (roomId) => services.rooms.find(roomId), reportOnline: services.broadcasts.reportOnline },
     viewers: {
       async fromToken(token) {
         const checked = await services.tokens.check(token);

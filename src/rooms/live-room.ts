@@ -8,6 +8,7 @@
 import { CloseCode, Room, ServerError, type AuthContext, type Client } from '@colyseus/core';
 import type { Logger } from 'pino';
 import type { ChatService } from '../domain/chat.ts';
+import type { RoomStatus } from '../domain/rooms.ts';
 import { chatHandlers, showChat } from './chat-handlers.ts';
 import { GiftFeed, type GiftFeedSettings } from './gift-feed.ts';
 import { RoomLotteryView, type LiveRoomLotteries } from './lottery-view.ts';
@@ -29,8 +30,6 @@ import {
   type ViewerTokens,
 } from './viewer-auth.ts';
 import { messageReceiver } from './viewer-messages.ts';
-
-export type RoomStatus = 'idle' | 'live' | 'ended';
 
 /** What the live room needs to know about a room; the rooms service provides it. */
 export interface LiveRoomInfo {

@@ -312,7 +312,7 @@ const ADMIN = { username: 'fuzz_admin', password: 'a long admin passphrase' };
  * recorded by design (`auth.login_failed`) and are not counted.
  */
 async function countWrites(app: TestApp): Promise<() => Promise<string>> {
-  const db = app.services.database.db;
+  const db = app.database.db;
   const statements = [
     'create table fuzz_writes (n bigint not null)',
     'insert into fuzz_writes values (0)',

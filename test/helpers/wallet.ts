@@ -23,7 +23,7 @@ export async function balanceOf(app: TestApp, token: string): Promise<{ balance:
 
 /** The platform's revenue (sum of its balance slots), read from the database. */
 export async function platformBalance(app: TestApp): Promise<number> {
-  const r = (await app.services.database.db.execute(sql`select coalesce(sum(balance), 0)::text as b from accounts where id = 'platform'`)) as unknown as {
+  const r = (await app.database.db.execute(sql`select coalesce(sum(balance), 0)::text as b from accounts where id = 'platform'`)) as unknown as {
     rows: { b: string }[];
   };
   return Number(r.rows[0]!.b);

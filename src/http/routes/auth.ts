@@ -1,11 +1,11 @@
 import type { Services } from '../../domain/services.ts';
 import { addressKey, consumeOrThrow, type createLoginGuard, type Limiter } from '../limits.ts';
 import { route, type Api } from '../route.ts';
-import { loginBody, loginReply, registerBody, userReply } from '../schemas.ts';
+import { loginBody, loginReply, registerBody, userReply } from '../schemas/users.ts';
 
 export function authRoutes(
   api: Api,
-  s: Services,
+  services: Services,
   guards: { login: ReturnType<typeof createLoginGuard>; register: Limiter },
 ) {
   route(
@@ -16,7 +16,7 @@ export function authRoutes(
     },
     async ({ body, ctx }) => {
       await consumeOrThrow(guards.register, addressKey(ctx.ip ?? 'unknown'));
-      return { status: 201, body: { user: await s.users.register(body, ctx) } };
+      return { status: 201, body: { user: await services.users.register(body, ctx) } };
     },
   );
 
@@ -31,7 +31,7 @@ export function authRoutes(
       await guards.login.attempt(body.username, ip);
       const user = await api.auth.login(req, res);
       await guards.login.succeeded(body.username, ip);
-      const { token, expiresAt } = await s.tokens.issue(user.id);
+      const { token, expiresAt } = await services.tokens.issue(user.id);
       return { body: { token, expiresAt: expiresAt.toISOString(), user } };
     },
   );
@@ -40,10 +40,10 @@ export function authRoutes(
     api,
     { method: 'post', path: '/auth/logout', summary: 'Revoke the current token at once', tags: ['auth'], auth: 'user', responses: { 204: { description: 'Logged out' } } },
     async ({ req, ctx }) => {
-      await s.tokens.revoke(req.auth!, ctx);
+      await services.tokens.revoke(req.auth!, ctx);
       // The revocation is stored already (REST refuses the token); rooms hear of it to close its sessions.
       // Not awaited: a hanging Redis must not hold the logout.
-      void s.events.publish('auth.revoked', { userId: req.auth!.userId, jti: req.auth!.jti }).catch((err: unknown) => req.log?.warn({ err }, 'revocation event not published'));
+      void services.events.publish('auth.revoked', { userId: req.auth!.userId, jti: req.auth!.jti }).catch((err: unknown) => req.log?.warn({ err }, 'revocation event not published'));
       return { status: 204 };
     },
   );

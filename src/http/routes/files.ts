@@ -1,19 +1,18 @@
 import type { RequestHandler } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
-import type { Config } from '../../config.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { Services } from '../../domain/services.ts';
 import { route, validate, type Api } from '../route.ts';
-import { fileKind, fileReply } from '../schemas.ts';
+import { fileKind, fileReply } from '../schemas/files.ts';
 
 const uploadFields = z.strictObject({ kind: fileKind });
 
-export function fileRoutes(api: Api, s: Services, config: Config) {
+export function fileRoutes(api: Api, services: Services, uploadMaxBytes: number) {
   // Memory storage: the bytes are sniffed and re-encoded before anything touches the disk.
   const parse = multer({
     storage: multer.memoryStorage(),
-    limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 1, fields: 4, fieldSize: 1024, parts: 6 },
+    limits: { fileSize: uploadMaxBytes, files: 1, fields: 4, fieldSize: 1024, parts: 6 },
   }).single('file');
   // Limits come as MulterError (mapped by code in http/errors.ts); anything else is busboy failing to parse the body.
   const upload: RequestHandler = (req, res, next) =>
@@ -38,7 +37,7 @@ export function fileRoutes(api: Api, s: Services, config: Config) {
       if (!req.is('multipart/form-data')) throw new DomainError('unsupported_media_type', 'send multipart/form-data with fields file and kind');
       const { kind } = validate(uploadFields, { ...req.body }, 'body');
       if (!req.file) throw new DomainError('validation_failed', 'body.file: a file is required');
-      return { status: 201, body: await s.files.upload(user!.id, kind, req.file.buffer, ctx) };
+      return { status: 201, body: await services.files.upload(user!.id, kind, req.file.buffer, ctx) };
     },
   );
 }

@@ -1,27 +1,26 @@
-import type { Config } from '../../config.ts';
-import { parseIdempotencyKey } from '../../domain/idempotency.ts';
 import type { Services } from '../../domain/services.ts';
+import { idempotencyKey, replayHeaders } from '../idempotency.ts';
 import { route, type Api } from '../route.ts';
-import { idParams } from '../schemas.ts';
-import { giftList, idempotencyHeader, sendGiftBody, sendGiftReply, topFansQuery, topFansReply } from '../wallet-schemas.ts';
-import { replayHeaders } from './wallet.ts';
+import type { RouteSettings } from '../route-settings.ts';
+import { idempotencyHeader, idParams } from '../schemas/common.ts';
+import { giftList, sendGiftBody, sendGiftReply, topFansQuery, topFansReply } from '../schemas/gifts.ts';
 
-export function giftRoutes(api: Api, s: Services, config: Config) {
+export function giftRoutes(api: Api, services: Services, settings: Pick<RouteSettings, 'pages' | 'gifts'>) {
   route(
     api,
     {
       method: 'get', path: '/gifts', summary: 'The gift catalog (prices in coins)', tags: ['gifts'], auth: 'none',
       responses: { 200: { description: 'Gifts', schema: giftList } },
     },
-    async () => ({ body: { items: s.gifts.catalog.list() } }),
+    async () => ({ body: { items: services.gifts.catalog.list() } }),
   );
 
   route(
     api,
     {
       method: 'post', path: '/rooms/:id/gifts',
-      summary: `Send a gift: debits you, credits the streamer ${config.GIFT_STREAMER_SHARE_PERCENT}% (rounded down) and the platform the rest`,
-      tags: ['gifts'], auth: 'user', params: idParams, body: sendGiftBody(config.GIFT_MAX_COUNT), headers: idempotencyHeader,
+      summary: `Send a gift: debits you, credits the streamer ${settings.gifts.streamerSharePercent}% (rounded down) and the platform the rest`,
+      tags: ['gifts'], auth: 'user', params: idParams, body: sendGiftBody(settings.gifts.maxCount), headers: idempotencyHeader,
       responses: {
         201: { description: 'Paid; your new balance and the gift event id', schema: sendGiftReply },
         402: { description: 'insufficient_funds: your balance does not cover it; nothing moved' },
@@ -31,11 +30,11 @@ export function giftRoutes(api: Api, s: Services, config: Config) {
       },
     },
     async ({ req, params, body, user, ctx }) => {
-      const key = parseIdempotencyKey(req.headers['idempotency-key']);
-      const reply = await s.gifts.send({
-        roomId: params.id, giftId: body.giftId, count: body.count, sender: { id: user!.id, nickname: user!.nickname }, idempotencyKey: key, ip: ctx.ip,
+      const key = idempotencyKey(req.headers['idempotency-key'], 'POST /rooms/:id/gifts');
+      const sent = await services.gifts.send({
+        roomId: params.id, giftId: body.giftId, count: body.count, sender: { id: user!.id, nickname: user!.nickname }, idempotency: key, ip: ctx.ip,
       });
-      return { status: reply.status, body: reply.body, headers: replayHeaders(reply.replayed) };
+      return { status: 201, body: { balance: sent.balance, giftEventId: sent.giftEventId }, headers: replayHeaders(sent.replayed) };
     },
   );
 
@@ -43,9 +42,9 @@ export function giftRoutes(api: Api, s: Services, config: Config) {
     api,
     {
       method: 'get', path: '/rooms/:id/top-fans', summary: 'The room\'s biggest gifters from the ledger: last 24 h (day) or ever (all)', tags: ['gifts'],
-      auth: 'none', params: idParams, query: topFansQuery(config.PAGE_LIMIT_MAX),
+      auth: 'none', params: idParams, query: topFansQuery(settings.pages.max),
       responses: { 200: { description: 'Top fans by coins spent', schema: topFansReply }, 404: { description: 'No such room' } },
     },
-    async ({ params, query }) => ({ body: { items: await s.gifts.topFans(params.id, query.window, query.limit) } }),
+    async ({ params, query }) => ({ body: { items: await services.gifts.topFans(params.id, query.window, query.limit) } }),
   );
 }

@@ -2,7 +2,6 @@
 import express, { type Router } from 'express';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import type { Database } from '../../db/connect.ts';
 import type { Breaker } from '../../resilience.ts';
 
 /**
@@ -13,7 +12,12 @@ import type { Breaker } from '../../resilience.ts';
  */
 export type RoleChecks = Map<string, () => boolean>;
 
-export function healthRouter(deps: { database: Database; redis?: Redis; redisBreaker?: Breaker; metrics: Registry; roles?: RoleChecks }): Router {
+/** A dependency /readyz probes (the database): up when ping() answers within 2 s. */
+export interface Probe {
+  ping(): Promise<unknown>;
+}
+
+export function healthRouter(deps: { database: Probe; redis?: Redis; redisBreaker?: Breaker; metrics: Registry; roles?: RoleChecks }): Router {
   const router = express.Router();
   router.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
 

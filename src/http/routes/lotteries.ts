@@ -1,20 +1,17 @@
-import type { Config } from '../../config.ts';
 import type { Services } from '../../domain/services.ts';
-import { entrantsQuery, entrantsReply, enterReply, lotteryCreateBody, lotteryReply } from '../lottery-schemas.ts';
+import { idParams } from '../schemas/common.ts';
+import { enterReply, entrantsQuery, entrantsReply, lotteryCreateBody, lotteryReply } from '../schemas/lotteries.ts';
 import { route, type Api } from '../route.ts';
-import { idParams } from '../schemas.ts';
+import type { LotteryLimits } from '../route-settings.ts';
 
-export function lotteryRoutes(api: Api, s: Services, config: Config) {
+export function lotteryRoutes(api: Api, services: Services, limits: LotteryLimits) {
   route(
     api,
     {
       method: 'post', path: '/rooms/:id/lotteries',
       summary: 'Start a lottery in your room (one open at a time); the reply commits to the draw with seedHash', tags: ['lotteries'],
       auth: 'user', params: idParams,
-      body: lotteryCreateBody({
-        prizeMax: config.LOTTERY_PRIZE_MAX_LENGTH, keywordMax: config.LOTTERY_KEYWORD_MAX_LENGTH, maxWinners: config.LOTTERY_MAX_WINNERS,
-        minDurationSec: config.LOTTERY_MIN_DURATION_SEC, maxDurationSec: config.LOTTERY_MAX_DURATION_SEC,
-      }),
+      body: lotteryCreateBody(limits),
       responses: {
         201: { description: 'Open; drawn at endsAt', schema: lotteryReply },
         403: { description: 'Not your room' },
@@ -22,7 +19,7 @@ export function lotteryRoutes(api: Api, s: Services, config: Config) {
         409: { description: 'lottery_open: the room has an open lottery (`details.lotteryId`)' },
       },
     },
-    async ({ params, body, user, ctx }) => ({ status: 201, body: { lottery: await s.lotteries.create(user!, params.id, body, ctx) } }),
+    async ({ params, body, user, ctx }) => ({ status: 201, body: { lottery: await services.lotteries.create(user!, params.id, body, ctx) } }),
   );
 
   route(
@@ -38,7 +35,7 @@ export function lotteryRoutes(api: Api, s: Services, config: Config) {
       },
     },
     async ({ params, user }) => {
-      const r = await s.lotteries.enter(params.id, user!, 'click');
+      const r = await services.lotteries.enter(params.id, user!, 'click');
       return { status: r.entered ? 201 : 200, body: { lotteryId: params.id, entered: r.entered } };
     },
   );
@@ -50,16 +47,16 @@ export function lotteryRoutes(api: Api, s: Services, config: Config) {
       auth: 'none', params: idParams,
       responses: { 200: { description: 'The lottery', schema: lotteryReply }, 404: { description: 'No such lottery' } },
     },
-    async ({ params }) => ({ body: { lottery: await s.lotteries.get(params.id) } }),
+    async ({ params }) => ({ body: { lottery: await services.lotteries.get(params.id) } }),
   );
 
   route(
     api,
     {
       method: 'get', path: '/lotteries/:id/entries', summary: 'The entrants in byte order of their ids (the order the draw hashes), for verifying a draw', tags: ['lotteries'],
-      auth: 'none', params: idParams, query: entrantsQuery(config.LOTTERY_ENTRIES_PAGE_MAX),
+      auth: 'none', params: idParams, query: entrantsQuery(limits.entriesPageMax),
       responses: { 200: { description: 'A page of entrants', schema: entrantsReply }, 404: { description: 'No such lottery' } },
     },
-    async ({ params, query }) => ({ body: await s.lotteries.entrants(params.id, query) }),
+    async ({ params, query }) => ({ body: await services.lotteries.entrants(params.id, query) }),
   );
 }

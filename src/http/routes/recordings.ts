@@ -2,37 +2,25 @@
 // DATA_DIR: live previews (/previews/<roomId>.jpg) and finished recordings
 // (/recordings/<id>.mp4, with HTTP range requests).
 import type { Express, RequestHandler } from 'express';
-import { z } from 'zod';
-import type { Config } from '../../config.ts';
 import type { Services } from '../../domain/services.ts';
 import { previewFile, recordingFile } from '../../media/paths.ts';
 import { notFoundHandler } from '../errors.ts';
 import { route, type Api } from '../route.ts';
-import { idParams, page, pageQuery } from '../schemas.ts';
+import type { PageLimits } from '../route-settings.ts';
+import { idParams, page, pageQuery } from '../schemas/common.ts';
+import { recording } from '../schemas/recordings.ts';
 
-export const recording = z.object({
-  id: z.string(),
-  roomId: z.string(),
-  sessionId: z.string().describe('The broadcast (GET /rooms/:id/sessions)'),
-  status: z.enum(['recording', 'processing', 'ready', 'failed']).describe('recording while live, processing after the broadcast ended, then ready or failed'),
-  bytes: z.number().int().describe('Size of the MP4 (0 until ready)'),
-  durationSec: z.number(),
-  createdAt: z.string(),
-  readyAt: z.string().nullable(),
-  url: z.string().nullable().describe('The MP4 (faststart; plays with range requests) once ready'),
-});
-
-export function recordingRoutes(api: Api, s: Services, config: Config) {
+export function recordingRoutes(api: Api, services: Services, pages: PageLimits) {
   route(
     api,
     {
       method: 'get', path: '/rooms/:id/recordings', summary: 'Recordings of a room\'s broadcasts, newest first', tags: ['rooms'], auth: 'none',
-      params: idParams, query: pageQuery(config.PAGE_LIMIT_MAX, config.PAGE_LIMIT_DEFAULT),
+      params: idParams, query: pageQuery(pages.max, pages.default),
       responses: { 200: { description: 'A page of recordings', schema: page(recording) }, 404: { description: 'No such room' } },
     },
     async ({ params, query }) => {
-      await s.rooms.get(params.id);
-      return { body: await s.recordings.list(params.id, query) };
+      await services.rooms.get(params.id);
+      return { body: await services.recordings.list(params.id, query) };
     },
   );
 }
@@ -41,7 +29,7 @@ const PREVIEW = /^([A-Za-z0-9_-]{1,128})\.jpg$/;
 const RECORDING = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.mp4$/;
 
 /** GET /previews/<roomId>.jpg and GET /recordings/<id>.mp4 (Range supported by sendFile). */
-export function mediaFileRoutes(app: Express, config: Config) {
+export function mediaFileRoutes(app: Express, dataDir: string) {
   const serve =
     (pattern: RegExp, file: (id: string) => string, opts: { maxAge: string; type: string }): RequestHandler =>
     (req, res, next) => {
@@ -52,6 +40,6 @@ export function mediaFileRoutes(app: Express, config: Config) {
       });
     };
   // previews change every THUMBNAIL_EVERY_SEC (room URLs carry ?t=<time> to bust caches)
-  app.get('/previews/:name', serve(PREVIEW, (id) => previewFile(config.dataDir, id), { maxAge: '10s', type: 'image/jpeg' }));
-  app.get('/recordings/:name', serve(RECORDING, (id) => recordingFile(config.dataDir, id), { maxAge: '1d', type: 'video/mp4' }));
+  app.get('/previews/:name', serve(PREVIEW, (id) => previewFile(dataDir, id), { maxAge: '10s', type: 'image/jpeg' }));
+  app.get('/recordings/:name', serve(RECORDING, (id) => recordingFile(dataDir, id), { maxAge: '1d', type: 'video/mp4' }));
 }

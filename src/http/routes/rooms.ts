@@ -1,10 +1,10 @@
-import type { Config } from '../../config.ts';
 import type { Services } from '../../domain/services.ts';
 import { route, type Api } from '../route.ts';
-import { idParams, page, pageQuery } from '../schemas.ts';
-import { ingestReply, ingestServerReply, liveSession, room, roomCreateBody, roomCreatedReply, roomListQuery, roomPatchBody, roomReply } from '../room-schemas.ts';
+import type { PageLimits } from '../route-settings.ts';
+import { idParams, page, pageQuery } from '../schemas/common.ts';
+import { ingestReply, ingestServerReply, liveSession, room, roomCreateBody, roomCreatedReply, roomListQuery, roomPatchBody, roomReply } from '../schemas/rooms.ts';
 
-export function roomRoutes(api: Api, s: Services, config: Config) {
+export function roomRoutes(api: Api, services: Services, pages: PageLimits) {
   route(
     api,
     {
@@ -15,17 +15,17 @@ export function roomRoutes(api: Api, s: Services, config: Config) {
         409: { description: 'You already have a room (`details.roomId`)' },
       },
     },
-    async ({ body, user, ctx }) => ({ status: 201, body: await s.rooms.create(user!.id, body, ctx) }),
+    async ({ body, user, ctx }) => ({ status: 201, body: await services.rooms.create(user!.id, body, ctx) }),
   );
 
   route(
     api,
     {
       method: 'get', path: '/rooms', summary: 'Rooms: live ones first, busiest first', tags: ['rooms'], auth: 'none',
-      query: roomListQuery(config.PAGE_LIMIT_MAX, config.PAGE_LIMIT_DEFAULT),
+      query: roomListQuery(pages.max, pages.default),
       responses: { 200: { description: 'A page of rooms', schema: page(room) } },
     },
-    async ({ query }) => ({ body: await s.rooms.list(query) }),
+    async ({ query }) => ({ body: await services.rooms.list(query) }),
   );
 
   route(
@@ -34,7 +34,7 @@ export function roomRoutes(api: Api, s: Services, config: Config) {
       method: 'get', path: '/rooms/:id', summary: 'A room with its status, audience and playback URLs', tags: ['rooms'], auth: 'none', params: idParams,
       responses: { 200: { description: 'The room', schema: roomReply }, 404: { description: 'No such room' } },
     },
-    async ({ params }) => ({ body: { room: await s.rooms.get(params.id) } }),
+    async ({ params }) => ({ body: { room: await services.rooms.get(params.id) } }),
   );
 
   route(
@@ -44,7 +44,7 @@ export function roomRoutes(api: Api, s: Services, config: Config) {
       auth: 'user', params: idParams, body: roomPatchBody,
       responses: { 200: { description: 'Updated', schema: roomReply }, 403: { description: 'Not yours' }, 404: { description: 'No such room' } },
     },
-    async ({ params, body, user, ctx }) => ({ body: { room: await s.rooms.update(user!, params.id, body, ctx) } }),
+    async ({ params, body, user, ctx }) => ({ body: { room: await services.rooms.update(user!, params.id, body, ctx) } }),
   );
 
   route(
@@ -54,7 +54,7 @@ export function roomRoutes(api: Api, s: Services, config: Config) {
       auth: 'user', params: idParams,
       responses: { 201: { description: 'The new ingest details (shown only now)', schema: ingestReply }, 403: { description: 'Not yours' } },
     },
-    async ({ params, user, ctx }) => ({ status: 201, body: { ingest: await s.rooms.rotateKey(user!, params.id, ctx) } }),
+    async ({ params, user, ctx }) => ({ status: 201, body: { ingest: await services.rooms.rotateKey(user!, params.id, ctx) } }),
   );
 
   route(
@@ -64,7 +64,7 @@ export function roomRoutes(api: Api, s: Services, config: Config) {
       auth: 'user', params: idParams,
       responses: { 200: { description: 'The ingest server', schema: ingestServerReply }, 403: { description: 'Not yours' }, 404: { description: 'No such room' } },
     },
-    async ({ params, user }) => ({ body: { ingest: await s.rooms.ingestServer(user!, params.id) } }),
+    async ({ params, user }) => ({ body: { ingest: await services.rooms.ingestServer(user!, params.id) } }),
   );
 
   route(
@@ -75,7 +75,7 @@ export function roomRoutes(api: Api, s: Services, config: Config) {
       responses: { 204: { description: 'Ended (or was not live)' }, 403: { description: 'Not yours' }, 404: { description: 'No such room' } },
     },
     async ({ params, user, ctx }) => {
-      await s.rooms.end(user!, params.id, ctx);
+      await services.rooms.end(user!, params.id, ctx);
       return { status: 204 };
     },
   );
@@ -84,9 +84,9 @@ export function roomRoutes(api: Api, s: Services, config: Config) {
     api,
     {
       method: 'get', path: '/rooms/:id/sessions', summary: 'Past and current broadcasts of a room, newest first', tags: ['rooms'], auth: 'none',
-      params: idParams, query: pageQuery(config.PAGE_LIMIT_MAX, config.PAGE_LIMIT_DEFAULT),
+      params: idParams, query: pageQuery(pages.max, pages.default),
       responses: { 200: { description: 'A page of broadcasts', schema: page(liveSession) }, 404: { description: 'No such room' } },
     },
-    async ({ params, query }) => ({ body: await s.rooms.sessions(params.id, query) }),
+    async ({ params, query }) => ({ body: await services.rooms.sessions(params.id, query) }),
   );
 }

@@ -1,10 +1,11 @@
-import type { Config } from '../../config.ts';
 import type { Services } from '../../domain/services.ts';
 import { route, type Api } from '../route.ts';
-import { followItem, idParams, page, pageQuery, profile, profilePatchBody, userReply } from '../schemas.ts';
+import type { PageLimits } from '../route-settings.ts';
+import { idParams, page, pageQuery } from '../schemas/common.ts';
+import { followItem, profile, profilePatchBody, userReply } from '../schemas/users.ts';
 
-export function userRoutes(api: Api, s: Services, config: Config) {
-  const listQuery = pageQuery(config.PAGE_LIMIT_MAX, config.PAGE_LIMIT_DEFAULT);
+export function userRoutes(api: Api, services: Services, pages: PageLimits) {
+  const listQuery = pageQuery(pages.max, pages.default);
 
   route(
     api,
@@ -12,7 +13,7 @@ export function userRoutes(api: Api, s: Services, config: Config) {
       method: 'patch', path: '/users/me', summary: 'Change your nickname or avatar', tags: ['users'], auth: 'user', body: profilePatchBody,
       responses: { 200: { description: 'Updated', schema: userReply } },
     },
-    async ({ body, user, ctx }) => ({ body: { user: await s.profiles.update(user!.id, body, ctx) } }),
+    async ({ body, user, ctx }) => ({ body: { user: await services.profiles.update(user!.id, body, ctx) } }),
   );
 
   route(
@@ -21,7 +22,7 @@ export function userRoutes(api: Api, s: Services, config: Config) {
       method: 'get', path: '/users/:id', summary: 'Public profile', tags: ['users'], auth: 'none', params: idParams,
       responses: { 200: { description: 'Profile', schema: profile }, 404: { description: 'No such user' } },
     },
-    async ({ params }) => ({ body: await s.users.profile(params.id) }),
+    async ({ params }) => ({ body: await services.users.profile(params.id) }),
   );
 
   route(
@@ -31,7 +32,7 @@ export function userRoutes(api: Api, s: Services, config: Config) {
       responses: { 204: { description: 'Following' }, 404: { description: 'No such user' } },
     },
     async ({ params, user, ctx }) => {
-      await s.follows.follow(user!.id, params.id, ctx);
+      await services.follows.follow(user!.id, params.id, ctx);
       return { status: 204 };
     },
   );
@@ -43,7 +44,7 @@ export function userRoutes(api: Api, s: Services, config: Config) {
       responses: { 204: { description: 'Not following' }, 404: { description: 'No such user' } },
     },
     async ({ params, user, ctx }) => {
-      await s.follows.unfollow(user!.id, params.id, ctx);
+      await services.follows.unfollow(user!.id, params.id, ctx);
       return { status: 204 };
     },
   );
@@ -56,7 +57,7 @@ export function userRoutes(api: Api, s: Services, config: Config) {
         tags: ['users'], auth: 'none', params: idParams, query: listQuery,
         responses: { 200: { description: 'A page of users', schema: page(followItem) }, 404: { description: 'No such user' } },
       },
-      async ({ params, query }) => ({ body: await s.follows[direction](params.id, query) }),
+      async ({ params, query }) => ({ body: await services.follows[direction](params.id, query) }),
     );
   }
 }

@@ -1,38 +1,35 @@
-import type { Config } from '../../config.ts';
-import { parseIdempotencyKey } from '../../domain/idempotency.ts';
 import type { Services } from '../../domain/services.ts';
+import { idempotencyKey, replayHeaders } from '../idempotency.ts';
 import { route, type Api } from '../route.ts';
-import { page } from '../schemas.ts';
-import { balanceReply, grantBody, idempotencyHeader, ledgerItem, ledgerQuery, ledgerReport, walletReply } from '../wallet-schemas.ts';
+import type { RouteSettings } from '../route-settings.ts';
+import { idempotencyHeader, page } from '../schemas/common.ts';
+import { balanceReply, grantBody, ledgerItem, ledgerQuery, ledgerReport, walletReply } from '../schemas/wallet.ts';
 
-/** A replayed reply says so, like the first one otherwise. */
-export const replayHeaders = (replayed: boolean): Record<string, string> => (replayed ? { 'Idempotent-Replayed': 'true' } : {});
-
-export function walletRoutes(api: Api, s: Services, config: Config) {
+export function walletRoutes(api: Api, services: Services, settings: Pick<RouteSettings, 'pages' | 'grantMaxAmount'>) {
   route(
     api,
     {
       method: 'get', path: '/wallet', summary: 'Your coin balance (and gift earnings)', tags: ['wallet'], auth: 'user',
       responses: { 200: { description: 'Balances', schema: walletReply } },
     },
-    async ({ user }) => ({ body: await s.wallet.balances(user!.id) }),
+    async ({ user }) => ({ body: await services.wallet.balances(user!.id) }),
   );
 
   route(
     api,
     {
       method: 'get', path: '/wallet/ledger', summary: 'Your wallet (or earnings) entries, newest first', tags: ['wallet'], auth: 'user',
-      query: ledgerQuery(config.PAGE_LIMIT_MAX, config.PAGE_LIMIT_DEFAULT),
+      query: ledgerQuery(settings.pages.max, settings.pages.default),
       responses: { 200: { description: 'A page of entries', schema: page(ledgerItem) } },
     },
-    async ({ user, query }) => ({ body: await s.wallet.history(user!.id, query.account, query) }),
+    async ({ user, query }) => ({ body: await services.wallet.history(user!.id, query.account, query) }),
   );
 
   route(
     api,
     {
       method: 'post', path: '/admin/wallet/grant', summary: 'Grant coins to a user from the issuance account (admin)', tags: ['admin', 'wallet'],
-      auth: 'admin', body: grantBody(config.GRANT_MAX_AMOUNT), headers: idempotencyHeader,
+      auth: 'admin', body: grantBody(settings.grantMaxAmount), headers: idempotencyHeader,
       responses: {
         201: { description: 'Granted; the user\'s new balance', schema: balanceReply },
         404: { description: 'No such user' },
@@ -40,9 +37,9 @@ export function walletRoutes(api: Api, s: Services, config: Config) {
       },
     },
     async ({ req, body, ctx }) => {
-      const key = parseIdempotencyKey(req.headers['idempotency-key']);
-      const reply = await s.wallet.grant(s.users, body, key, { ...ctx, actorId: ctx.actorId! });
-      return { status: reply.status, body: reply.body, headers: replayHeaders(reply.replayed) };
+      const key = idempotencyKey(req.headers['idempotency-key'], 'POST /admin/wallet/grant');
+      const granted = await services.wallet.grant(services.users, body, key, { ...ctx, actorId: ctx.actorId! });
+      return { status: 201, body: { balance: granted.balance }, headers: replayHeaders(granted.replayed) };
     },
   );
 
@@ -53,6 +50,6 @@ export function walletRoutes(api: Api, s: Services, config: Config) {
       tags: ['admin', 'wallet'], auth: 'admin',
       responses: { 200: { description: 'The report; `ok` is false when there are violations', schema: ledgerReport } },
     },
-    async () => ({ body: await s.wallet.check() }),
+    async () => ({ body: await services.wallet.check() }),
   );
 }

@@ -134,7 +134,7 @@ function mountConsole(root: HTMLElement, initial: RoomInfo, ingest: Ingest | nul
   const viewers = h('span', { class: 'muted', testid: 'console-viewers' });
   const endBtn = tr(h('button', { class: 'btn danger', testid: 'end-broadcast', attrs: { type: 'button' } }), 'console.end');
   const showStatus = (status: string, interrupted: boolean, online: number, players: number) => {
-    const s = (status === 'live' && interrupted ? 'interrupted' : status) as 'live' | 'idle' | 'ended' | 'interrupted';
+    const s = (status === 'live' && interrupted ? 'interrupted' : status) as RoomInfo['status'] | 'interrupted';
     badge.className = `badge ${s}`;
     badge.dataset.status = status;
     tr(badge, `room.status.${s}`);

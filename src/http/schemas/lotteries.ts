@@ -1,17 +1,17 @@
 // Zod schemas of the lottery endpoints (requests and replies).
 import { z } from 'zod';
-import { LOTTERY_METHODS } from '../db/schema.ts';
-import { giftIdPattern } from '../domain/gift-catalog.ts';
-import { plainText } from './schemas.ts';
+import { LOTTERY_METHODS, LOTTERY_STATUSES } from '../../db/schema.ts';
+import { giftIdPattern } from '../../domain/gift-catalog.ts';
+import { plainText } from './common.ts';
 
 export const lotteryMethod = z.enum(LOTTERY_METHODS);
 
-export const lotteryCreateBody = (s: { prizeMax: number; keywordMax: number; maxWinners: number; minDurationSec: number; maxDurationSec: number }) =>
+export const lotteryCreateBody = (s: { prizeMaxLength: number; keywordMaxLength: number; maxWinners: number; minDurationSec: number; maxDurationSec: number }) =>
   z.strictObject({
-    prize: plainText('prize', 1, s.prizeMax),
+    prize: plainText('prize', 1, s.prizeMaxLength),
     winners: z.number().int().min(1).max(s.maxWinners),
     method: lotteryMethod.describe('click: the enter button or POST /lotteries/:id/entries; danmaku: a chat message containing `keyword`; gift: sending `giftId`'),
-    keyword: plainText('keyword', 1, s.keywordMax).optional().describe('danmaku only; matched case-insensitively anywhere in the message'),
+    keyword: plainText('keyword', 1, s.keywordMaxLength).optional().describe('danmaku only; matched case-insensitively anywhere in the message'),
     giftId: z.string().regex(giftIdPattern, 'not a gift id').optional().describe('gift only'),
     followersOnly: z.boolean().optional(),
     durationSec: z.number().int().min(s.minDurationSec).max(s.maxDurationSec),
@@ -27,7 +27,7 @@ export const lottery = z.object({
   keyword: z.string().nullable(),
   giftId: z.string().nullable(),
   followersOnly: z.boolean(),
-  status: z.enum(['open', 'drawn']),
+  status: z.enum(LOTTERY_STATUSES),
   createdAt: z.string(),
   endsAt: z.string(),
   drawnAt: z.string().nullable(),
@@ -37,7 +37,7 @@ export const lottery = z.object({
   seedHash: z.string().describe('hex(sha256(seed)), published at creation'),
   seed: z.string().nullable().describe('64 hex digits, revealed at the draw'),
   entriesHash: z.string().nullable().describe('hex(sha256(sorted entrant ids joined by "\\n")), published at the draw'),
-  algorithm: z.string().describe('The draw algorithm (README "Lotteries")'),
+  algorithm: z.string().describe('The draw algorithm (docs/lotteries.md)'),
 });
 export const lotteryReply = z.object({ lottery });
 export const enterReply = z.object({ lotteryId: z.string(), entered: z.boolean().describe('false: you had entered already (counted once)') });

@@ -1,6 +1,6 @@
 // Zod schemas of the rankings endpoint (request and reply).
 import { z } from 'zod';
-import { RANKING_BOARDS, RANKING_WINDOWS } from '../db/schema.ts';
+import { RANKING_BOARDS, RANKING_WINDOWS } from '../../db/schema.ts';
 
 export const rankingBoard = z.enum(RANKING_BOARDS);
 export const rankingWindow = z.enum(RANKING_WINDOWS);

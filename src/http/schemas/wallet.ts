@@ -1,15 +1,7 @@
-// Zod schemas of the wallet, ledger and gift endpoints (requests and replies).
+// Zod schemas of the wallet and ledger endpoints (requests and replies).
 import { z } from 'zod';
-import { giftIdPattern } from '../domain/gift-catalog.ts';
-import { id, pageQuery, plainText } from './schemas.ts';
-
-export const idempotencyHeader = z.object({
-  'idempotency-key': z
-    .string()
-    .max(255)
-    .optional()
-    .describe('Makes a retry safe: a replay returns the first reply and moves nothing; the same key with other parameters is 409.'),
-});
+import { TRANSFER_KINDS } from '../../db/schema.ts';
+import { id, pageQuery, plainText } from './common.ts';
 
 export const walletReply = z.object({
   balance: z.number().int().describe('Coins in your wallet'),
@@ -23,7 +15,7 @@ export const ledgerItem = z.object({
   id: z.string(),
   transferId: z.string(),
   at: z.string(),
-  kind: z.enum(['signup_bonus', 'grant', 'gift', 'correction']),
+  kind: z.enum(TRANSFER_KINDS),
   amount: z.number().int().describe('Signed: + credit, - debit'),
   balanceAfter: z.number().int().nullable(),
   counterparty: z.object({ type: z.enum(['issuance', 'user']), userId: z.string().nullable() }),
@@ -51,23 +43,4 @@ export const ledgerReport = z.object({
   total: z.number().int(),
   issued: z.number().int(),
   violations: z.array(z.object({ check: z.string(), detail: z.record(z.string(), z.unknown()) })),
-});
-
-export const gift = z.object({ id: z.string(), name: z.string(), price: z.number().int(), icon: z.string() });
-export const giftList = z.object({ items: z.array(gift) });
-
-export const sendGiftBody = (maxCount: number) =>
-  z.strictObject({
-    giftId: z.string().regex(giftIdPattern, 'not a gift id'),
-    count: z.number().int().min(1).max(maxCount).default(1),
-  });
-export const sendGiftReply = z.object({ balance: z.number().int(), giftEventId: z.string() });
-
-export const topFansQuery = (maxLimit: number) =>
-  z.strictObject({
-    window: z.enum(['day', 'all']).default('day'),
-    limit: z.coerce.number().int().min(1).max(maxLimit).default(10),
-  });
-export const topFansReply = z.object({
-  items: z.array(z.object({ userId: z.string(), nickname: z.string(), amount: z.number().int() })),
 });

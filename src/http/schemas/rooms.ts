@@ -1,7 +1,8 @@
 // Zod schemas of the rooms endpoints (requests and replies).
 import { z } from 'zod';
-import { normalizeText } from '../domain/text.ts';
-import { noTextFault, pageQuery, plainText } from './schemas.ts';
+import { END_REASONS, ROOM_STATUSES } from '../../db/schema.ts';
+import { normalizeText } from '../../domain/text.ts';
+import { noTextFault, pageQuery, plainText } from './common.ts';
 
 export const roomTitle = plainText('title', 1, 80);
 export const roomDescription = z
@@ -22,7 +23,7 @@ export const roomPatchBody = roomCreateBody
   .partial()
   .refine((b) => Object.values(b).some((v) => v !== undefined), 'give at least one of title, description, coverUrl, record');
 
-export const roomStatus = z.enum(['idle', 'live', 'ended']);
+export const roomStatus = z.enum(ROOM_STATUSES);
 export const room = z.object({
   id: z.string(),
   title: z.string(),
@@ -56,7 +57,7 @@ export const liveSession = z.object({
   id: z.string(),
   startedAt: z.string(),
   endedAt: z.string().nullable(),
-  endReason: z.enum(['streamer_stopped', 'ended_by_owner', 'ended_by_admin', 'key_rotated', 'media_failure']).nullable(),
+  endReason: z.enum(END_REASONS).nullable(),
   peakOnline: z.number().int(),
   peakViewers: z.number().int(),
   record: z.boolean(),
