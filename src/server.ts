@@ -20,7 +20,7 @@ import { defineRecordingJobs } from './media-control/recording-jobs.ts';
 import { startMediaSupervisor, type MediaSupervisor } from './media-control/supervisor.ts';
 import { connectRedis, redisReady } from './redis.ts';
 import { createBreaker } from './resilience.ts';
-import { breakerSettings, databaseSettings, httpSettings, serviceSettings } from './settings.ts';
+import { appJobSettings, breakerSettings, databaseSettings, httpSettings, jobRunnerSettings, recordingJobSettings, serviceSettings } from './settings.ts';
 import { startRooms, type RoomsServer } from './rooms/index.ts';
 import type { RoleChecks } from './http/routes/health.ts';
 
@@ -66,15 +66,15 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
       })
     : createLocalEventBus();
   const metricsRegistry = new Registry();
-  const jobs = await createJobRunner({ config, database, logger, registry: metricsRegistry });
+  const jobs = await createJobRunner({ settings: jobRunnerSettings(config), database, logger, registry: metricsRegistry });
   let media: MediaSupervisor | undefined;
   // with port 0 the media ports are known once the media process listens
   const services = createServices(serviceSettings(config, () => media?.urls() ?? {}), database, events, {
     scheduleDraw: (lotteryId, at) =>
       jobs.enqueue(...drawJob(lotteryId, at)).catch((err) => logger.warn({ err, lotteryId }, 'draw job not queued; the sweep will draw it')),
   });
-  const appJobs = defineAppJobs(jobs, services, config, logger);
-  defineRecordingJobs(jobs, services, config, logger);
+  const appJobs = defineAppJobs(jobs, services, appJobSettings(config), logger);
+  defineRecordingJobs(jobs, services, recordingJobSettings(config), logger);
   // Forget Idempotency-Keys past their TTL (at least 24 h); any process may do it, deletes are idempotent.
   const purgeKeys = setInterval(() => {
     services.wallet.purgeIdempotencyKeys().then(

@@ -12,6 +12,9 @@ import type { OpenOptions } from './db/connect.ts';
 import type { RoomUrls } from './domain/rooms.ts';
 import type { ServiceSettings } from './domain/services.ts';
 import type { HttpSettings } from './http/app.ts';
+import type { AppJobSettings } from './jobs/app-jobs.ts';
+import type { JobRunnerSettings } from './jobs/index.ts';
+import type { RecordingJobSettings } from './media-control/recording-jobs.ts';
 import type { BreakerSettings } from './resilience.ts';
 
 /** The circuit breakers around PostgreSQL and Redis. */
@@ -108,4 +111,32 @@ export function httpSettings(c: Config): HttpSettings {
       mediaUrl: !c.MEDIA_PUBLIC_URL && c.MEDIA_HTTP_PORT === 0 ? null : c.mediaPublicUrl,
     },
   };
+}
+
+/** The job runner: which back end, and how it retries, keeps and leases jobs. */
+export function jobRunnerSettings(c: Config): JobRunnerSettings {
+  return {
+    redisUrl: c.REDIS_URL,
+    queuePrefix: c.JOBS_QUEUE_PREFIX,
+    dataDir: c.dataDir,
+    jobs: {
+      attempts: c.JOBS_ATTEMPTS,
+      backoffMs: c.JOBS_BACKOFF_MS,
+      concurrency: c.JOBS_CONCURRENCY,
+      keepDoneSec: c.JOBS_KEEP_DONE_SEC,
+      keepFailedSec: c.JOBS_KEEP_FAILED_SEC,
+      pollMs: c.JOBS_POLL_MS,
+      leaseSec: c.JOBS_LEASE_SEC,
+    },
+  };
+}
+
+/** Liveroom's own schedules: rankings and the lottery sweep. */
+export function appJobSettings(c: Config): AppJobSettings {
+  return { rankingsEveryMs: c.RANKINGS_INTERVAL_SEC * 1000, rankingsDebounceMs: c.RANKINGS_DEBOUNCE_MS, lotterySweepEveryMs: c.LOTTERY_SWEEP_SEC * 1000 };
+}
+
+/** Turning a recorded broadcast's parts into one MP4. */
+export function recordingJobSettings(c: Config): RecordingJobSettings {
+  return { dataDir: c.dataDir, ffmpegPath: c.FFMPEG_PATH, attempts: c.JOBS_ATTEMPTS };
 }

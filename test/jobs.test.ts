@@ -13,6 +13,7 @@ import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config.ts';
 import type { Database } from '../src/db/connect.ts';
 import { createJobRunner, UnrecoverableError, type JobRunner } from '../src/jobs/index.ts';
+import { jobRunnerSettings } from '../src/settings.ts';
 import { createLogger } from '../src/logger.ts';
 import { dbKinds, openTestDatabase, REDIS_URL, type DbKind } from './helpers/db.ts';
 import { dropPrefix, newPrefix, redisAvailable, sample } from './helpers/jobs.ts';
@@ -54,7 +55,7 @@ for (const mode of modes) {
         ...(mode.redis ? { REDIS_URL } : {}),
       });
       const registry = new Registry();
-      const r = await createJobRunner({ config, database, logger, registry });
+      const r = await createJobRunner({ settings: jobRunnerSettings(config), database, logger, registry });
       runners.push(r);
       assert.equal(r.kind, mode.redis ? 'bullmq' : 'local');
       return { runner: r, registry, prefix: p };

@@ -2,7 +2,6 @@
 // runs. Processors are thin: they check their data and call one domain
 // function (docs/style.md item 2); bad data is an UnrecoverableError (no retries).
 import type { Logger } from 'pino';
-import type { Config } from '../config.ts';
 import { BOARDS, type Board } from '../domain/rankings.ts';
 import type { Services } from '../domain/services.ts';
 import { UnrecoverableError, type JobRunner } from './runner.ts';
@@ -19,10 +18,19 @@ export interface AppJobs {
   stop(): void;
 }
 
-export function defineAppJobs(runner: JobRunner, services: Services, config: Config, logger: Logger): AppJobs {
+export interface AppJobSettings {
+  /** Every board is recomputed this often, whatever happens. */
+  rankingsEveryMs: number;
+  /** A gift or follow asks for a refresh at the end of the current slot of this length. */
+  rankingsDebounceMs: number;
+  /** How often due lotteries whose draw job was lost are drawn. */
+  lotterySweepEveryMs: number;
+}
+
+export function defineAppJobs(runner: JobRunner, services: Services, settings: AppJobSettings, logger: Logger): AppJobs {
   runner.define<{ boards?: unknown }>({
     queue: QUEUES.rankings,
-    everyMs: config.RANKINGS_INTERVAL_SEC * 1000,
+    everyMs: settings.rankingsEveryMs,
     repeatData: {},
     // A later run recomputes from scratch: a failed one need not be retried for long.
     attempts: 2,
@@ -48,7 +56,7 @@ export function defineAppJobs(runner: JobRunner, services: Services, config: Con
   });
   runner.define({
     queue: QUEUES.lotterySweep,
-    everyMs: config.LOTTERY_SWEEP_SEC * 1000,
+    everyMs: settings.lotterySweepEveryMs,
     repeatData: {},
     attempts: 1,
     process: async () => {
@@ -59,7 +67,7 @@ export function defineAppJobs(runner: JobRunner, services: Services, config: Con
 
   // "Soon" = the end of the current RANKINGS_DEBOUNCE_MS slot; one job per board kind per slot,
   // whichever process (or how many events) asked for it: the job id names the slot.
-  const debounceMs = config.RANKINGS_DEBOUNCE_MS;
+  const debounceMs = settings.rankingsDebounceMs;
   const lastSlot = new Map<string, number>();
   function soon(board: Board) {
     const slot = Math.ceil(Date.now() / debounceMs);

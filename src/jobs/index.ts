@@ -4,25 +4,22 @@ import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Config } from '../config.ts';
 import type { Database } from '../db/connect.ts';
 import { createBullmqRunner } from './bullmq-runner.ts';
 import { createLocalRunner } from './local-runner.ts';
 import { createJobMetrics, type JobRunner, type JobSettings } from './runner.ts';
 
-export { defineAppJobs, drawJob, QUEUES, type AppJobs } from './app-jobs.ts';
+export { defineAppJobs, drawJob, QUEUES, type AppJobs, type AppJobSettings } from './app-jobs.ts';
 export { UnrecoverableError, type JobDefinition, type JobRunner, type JobContext, type JobSettings } from './runner.ts';
 
-export function jobSettings(config: Config): JobSettings {
-  return {
-    attempts: config.JOBS_ATTEMPTS,
-    backoffMs: config.JOBS_BACKOFF_MS,
-    concurrency: config.JOBS_CONCURRENCY,
-    keepDoneSec: config.JOBS_KEEP_DONE_SEC,
-    keepFailedSec: config.JOBS_KEEP_FAILED_SEC,
-    pollMs: config.JOBS_POLL_MS,
-    leaseSec: config.JOBS_LEASE_SEC,
-  };
+/** What picking and building the runner needs. */
+export interface JobRunnerSettings {
+  /** BullMQ on this Redis; without it, the in-process runner on the `jobs` table. */
+  redisUrl?: string;
+  /** BullMQ's key prefix; by default derived from the database (see defaultQueuePrefix). */
+  queuePrefix?: string;
+  dataDir: string;
+  jobs: JobSettings;
 }
 
 /**
@@ -46,21 +43,21 @@ export async function defaultQueuePrefix(database: Database, dataDir: string): P
 }
 
 export async function createJobRunner(opts: {
-  config: Config;
+  settings: JobRunnerSettings;
   database: Database;
   logger: Logger;
   /** The app's metrics registry (served at /metrics). */
   registry?: Registry;
 }): Promise<JobRunner> {
-  const { config, database } = opts;
+  const { database } = opts;
+  const { redisUrl, queuePrefix, dataDir, jobs: settings } = opts.settings;
   const logger = opts.logger.child({ module: 'jobs' });
-  const settings = jobSettings(config);
   let runner: JobRunner | undefined;
   const counts = () => runner!.counts();
   const metrics = opts.registry ? createJobMetrics(opts.registry, counts, (err) => logger.warn({ err }, 'job counts unavailable')) : undefined;
-  if (config.REDIS_URL) {
-    const prefix = config.JOBS_QUEUE_PREFIX ?? (await defaultQueuePrefix(database, config.dataDir));
-    runner = createBullmqRunner({ redisUrl: config.REDIS_URL, prefix, settings, logger, metrics });
+  if (redisUrl) {
+    const prefix = queuePrefix ?? (await defaultQueuePrefix(database, dataDir));
+    runner = createBullmqRunner({ redisUrl, prefix, settings, logger, metrics });
   } else {
     runner = createLocalRunner({ database, settings, logger, metrics });
   }

@@ -4,7 +4,6 @@
 // process must see the same DATA_DIR as the media process.
 import { rm, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { Config } from '../config.ts';
 import type { Services } from '../domain/services.ts';
 import { UnrecoverableError, type JobRunner } from '../jobs/index.ts';
 import { ffmpegPath, remux } from '../media/ffmpeg.ts';
@@ -18,9 +17,15 @@ export function enqueueRemux(runner: JobRunner, recordingId: string): Promise<vo
   return runner.enqueue(REMUX_QUEUE, { recordingId }, { jobId: `remux-${recordingId}`, runAt: new Date(Date.now() + SETTLE_MS) });
 }
 
-export function defineRecordingJobs(runner: JobRunner, services: Services, config: Config, logger: Logger): void {
+export interface RecordingJobSettings {
+  dataDir: string;
+  ffmpegPath: string | undefined;
+  attempts: number;
+}
+
+export function defineRecordingJobs(runner: JobRunner, services: Services, settings: RecordingJobSettings, logger: Logger): void {
   const log = logger.child({ module: 'recordings' });
-  const attempts = config.JOBS_ATTEMPTS;
+  const { attempts, dataDir } = settings;
   runner.define<{ recordingId?: unknown }>({
     queue: REMUX_QUEUE,
     attempts,
@@ -32,17 +37,17 @@ export function defineRecordingJobs(runner: JobRunner, services: Services, confi
       const rec = await services.recordings.get(id);
       if (!rec) throw new UnrecoverableError(`recording-remux: no recording ${id}`);
       if (rec.status === 'ready' || rec.status === 'failed') return; // done by an earlier run
-      const parts = await recordingParts(config.dataDir, rec.sessionId);
+      const parts = await recordingParts(dataDir, rec.sessionId);
       if (parts.length === 0) {
         await services.recordings.markFailed(id, 'nothing was recorded');
         throw new UnrecoverableError(`recording-remux: no data for recording ${id}`);
       }
-      const out = recordingFile(config.dataDir, id);
+      const out = recordingFile(dataDir, id);
       try {
-        const { durationSec } = await remux({ bin: ffmpegPath(config.FFMPEG_PATH), inputs: parts, out });
+        const { durationSec } = await remux({ bin: ffmpegPath(settings.ffmpegPath), inputs: parts, out });
         const { size } = await stat(out);
         await services.recordings.markReady(id, { bytes: size, durationMs: durationSec * 1000 });
-        await rm(recordingDir(config.dataDir, rec.sessionId), { recursive: true, force: true });
+        await rm(recordingDir(dataDir, rec.sessionId), { recursive: true, force: true });
         log.info({ recordingId: id, bytes: size, durationSec }, 'recording ready');
       } catch (err) {
         // the FLV parts are kept after the last failure, for an operator to look at
