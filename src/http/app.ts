@@ -30,7 +30,7 @@ import { rankingRoutes } from './routes/rankings.ts';
 import { mediaFileRoutes, recordingRoutes } from './routes/recordings.ts';
 import { lotteryRoutes } from './routes/lotteries.ts';
 import { createMatchmakeGate, type MatchmakeGate } from './matchmake-gate.ts';
-import { compileTrustProxy } from './client-address.ts';
+import { compileTrustProxy } from '../lib/client-address.ts';
 import { createLoadShedder, type ShedSettings } from './shedding.ts';
 import { webRoutes, type WebSettings } from './web.ts';
 
@@ -82,7 +82,7 @@ export function createApp(deps: AppDeps): HttpApp {
   const { settings, services } = deps;
   const app = express();
   app.disable('x-powered-by');
-  // The same compiled rule as the rooms' (http/client-address.ts).
+  // The same compiled rule as the rooms' (lib/client-address.ts).
   app.set('trust proxy', compileTrustProxy(settings.trustProxy));
   app.set('query parser', 'simple');
 

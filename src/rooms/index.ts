@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { EventBus } from '../domain/events.ts';
 import type { Services } from '../domain/services.ts';
-import { compileTrustProxy, pinClientAddress } from '../http/client-address.ts';
+import { compileTrustProxy, pinClientAddress } from '../lib/client-address.ts';
 import { liveRoomClass, type LiveRoomDeps, type LiveRoomSettings } from './live-room.ts';
 import type { LiveRoomLotteries } from './lottery-view.ts';
 import { createRoomEvents, type RoomEvents } from './room-events.ts';
