@@ -111,6 +111,8 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
     server.listen(config.PORT, config.HOST, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  // PORT=0 picks a port only now: the default public URL (links, the OpenAPI server, the banner) follows it
+  if (config.PORT === 0 && !config.PUBLIC_URL) (config as { publicUrl: string }).publicUrl = `http://localhost:${port}`;
   const gate = (http as Partial<HttpApp>).matchmake;
   rooms = config.ROLES.includes('rooms')
     ? await startRooms({
