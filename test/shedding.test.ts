@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startTestApp, uniqueName, type Reply, type TestApp } from './helpers/app.ts';
+import { httpClient, startTestApp, uniqueName, type Reply, type TestApp } from './helpers/app.ts';
 import { dbKinds } from './helpers/db.ts';
 import { startServerProcess, type ServerProcess } from './helpers/server-process.ts';
 import { eventually } from './helpers/wait.ts';
@@ -27,13 +27,15 @@ for (const kind of await dbKinds()) {
     after(() => app.close());
 
     test('10 users sending 30 gifts each at once, then reading their wallets: no 5xx', async () => {
-      const streamer = await app.http.register(uniqueName('burst_streamer'));
+      // every reply as it came: a shed request is not retried here
+      const http = httpClient(app.url, { retryShedForMs: 0 });
+      const streamer = await http.register(uniqueName('burst_streamer'));
       const room = await createRoom(app, streamer);
-      const users = await Promise.all(Array.from({ length: 10 }, (_, i) => app.http.register(uniqueName(`burst${i}`))));
+      const users = await Promise.all(Array.from({ length: 10 }, (_, i) => http.register(uniqueName(`burst${i}`))));
       const gifts = await Promise.all(
-        users.flatMap((u) => Array.from({ length: 30 }, () => app.http.request('POST', `/api/rooms/${room}/gifts`, { token: u.token, json: { giftId: 'rose', count: 1 } }))),
+        users.flatMap((u) => Array.from({ length: 30 }, () => http.request('POST', `/api/rooms/${room}/gifts`, { token: u.token, json: { giftId: 'rose', count: 1 } }))),
       );
-      const wallets = await Promise.all(users.map((u) => app.http.request('GET', '/api/wallet', { token: u.token })));
+      const wallets = await Promise.all(users.map((u) => http.request('GET', '/api/wallet', { token: u.token })));
       const statuses = (rs: Reply[]) => [...new Set(rs.map((r) => r.status))].sort();
       assert.deepEqual(statuses(gifts), [201], JSON.stringify(gifts.find((r) => r.status !== 201)?.body));
       assert.deepEqual(statuses(wallets), [200]);
@@ -63,7 +65,7 @@ describe('a load the server cannot keep up with', () => {
   });
 
   test('sustained overload for 10 s gets fast 503s with Retry-After while /healthz answers; it recovers', async () => {
-    const { http } = server;
+    const http = httpClient(server.url, { retryShedForMs: 0 });
     const user = await http.register(uniqueName('flood'));
     assert.equal((await http.request('POST', '/api/rooms', { token: user.token, json: { title: 'a room to list' } })).status, 201);
     await eventually(async () => (await http.request('GET', '/api/rooms')).status === 200, 'a calm start');

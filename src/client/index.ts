@@ -72,6 +72,12 @@ export interface LiveroomClientOptions {
   baseUrl: string;
   token?: string;
   fetch?: typeof fetch;
+  /**
+   * A request the server shed (503 `overloaded`) was refused before it did
+   * anything, so the client sends it again after the reply's Retry-After, for
+   * up to this long (default 10 s; 0 never retries).
+   */
+  retryShedForMs?: number;
 }
 
 type Query = Record<string, string | number | boolean | undefined>;
@@ -83,11 +89,13 @@ export class LiveroomClient {
   readonly baseUrl: string;
   token: string | undefined;
   private readonly fetchFn: typeof fetch;
+  private readonly retryShedForMs: number;
 
   constructor(opts: LiveroomClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/$/, '');
     this.token = opts.token;
     this.fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis);
+    this.retryShedForMs = opts.retryShedForMs ?? 10_000;
   }
 
   /** One REST call; a non-2xx reply throws LiveroomError with the server's code. */
@@ -105,9 +113,17 @@ export class LiveroomClient {
           .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
           .join('&')
       : '';
-    const res = await this.fetchFn(`${this.baseUrl}/api${path}${qs ? `?${qs}` : ''}`, { method, headers, body });
-    const text = await res.text();
-    const data = text && (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : undefined;
+    const giveUpAt = Date.now() + this.retryShedForMs;
+    let res: Response;
+    let data: any;
+    for (;;) {
+      res = await this.fetchFn(`${this.baseUrl}/api${path}${qs ? `?${qs}` : ''}`, { method, headers, body });
+      const text = await res.text();
+      data = text && (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : undefined;
+      if (res.status !== 503 || data?.error?.code !== 'overloaded' || Date.now() >= giveUpAt) break;
+      const waitMs = Math.min(Number(res.headers.get('retry-after')) || 1, 5) * 1000;
+      await new Promise((r) => setTimeout(r, waitMs));
+    }
     if (!res.ok) {
       const e = data?.error ?? {};
       throw new LiveroomError(res.status, e.code ?? 'http_error', e.message ?? `HTTP ${res.status}`, e.details);

@@ -275,6 +275,22 @@ export const rooms = pgTable(
   ],
 );
 
+/**
+ * Each media node's own count of a room's players (FLV, HLS, WHEP), so that a
+ * room watched on several nodes shows their sum (`rooms.viewers`). A node's
+ * rows expire unless it reports again: a node that died stops counting.
+ */
+export const mediaViewerCounts = pgTable(
+  'media_viewer_counts',
+  {
+    nodeId: text('node_id').notNull(),
+    roomId: text('room_id').notNull().references(() => rooms.id, { onDelete: 'cascade' }),
+    viewers: integer('viewers').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.nodeId, t.roomId] }), index('media_viewer_counts_room_idx').on(t.roomId)],
+);
+
 /** One row per broadcast: from publish start to its end, with the peak audience and why it ended. */
 export const liveSessions = pgTable(
   'live_sessions',

@@ -6,7 +6,7 @@
 // closes the open session with endSession().
 import { and, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
 import type { Db, Executor } from '../db/connect.ts';
-import { liveSessions, rooms, type EndReason, type RoomStatus } from '../db/schema.ts';
+import { liveSessions, mediaViewerCounts, rooms, type EndReason, type RoomStatus } from '../db/schema.ts';
 import { DomainError } from './errors.ts';
 import type { EventBus } from './events.ts';
 import { newId } from './ids.ts';
@@ -27,6 +27,7 @@ export async function endSession(tx: Executor, roomId: string, reason: EndReason
     .where(and(eq(liveSessions.roomId, roomId), isNull(liveSessions.endedAt)))
     .returning({ id: liveSessions.id });
   await tx.update(rooms).set({ status, interrupted: false, liveSince: null, viewers: 0, updatedAt: new Date() }).where(eq(rooms.id, roomId));
+  await tx.delete(mediaViewerCounts).where(eq(mediaViewerCounts.roomId, roomId));
   return ended[0]?.id;
 }
 
@@ -94,6 +95,7 @@ export function createBroadcasts(deps: BroadcastsDeps) {
         .set({ interrupted: true, viewers: 0, updatedAt: new Date() })
         .where(and(inArray(rooms.id, roomIds), eq(rooms.status, 'live')))
         .returning({ id: rooms.id });
+      if (changed.length) await db.delete(mediaViewerCounts).where(inArray(mediaViewerCounts.roomId, changed.map((r) => r.id)));
       for (const r of changed) await statusChanged(r.id, 'live', true);
     },
 
@@ -135,16 +137,43 @@ export function createBroadcasts(deps: BroadcastsDeps) {
     },
 
     /** Media players per room from the media side; rooms missing from `counts` have none. */
-    async reportViewers(counts: Record<string, number>): Promise<void> {
+    /**
+     * A media node's players per live room (every room it serves; one it no
+     * longer names has none there). A room's `viewers` is the sum over every
+     * node whose report has not expired (`freshForMs` after it was made), so a
+     * node that stops reporting stops counting; a live session keeps its peak.
+     */
+    async reportViewers(nodeId: string, counts: Record<string, number>, freshForMs: number): Promise<void> {
       const ids = Object.keys(counts);
+      const expiresAt = new Date(Date.now() + freshForMs);
       await db.transaction(async (tx) => {
-        await tx.update(rooms).set({ viewers: 0 }).where(and(sql`${rooms.viewers} > 0`, ids.length ? notInArray(rooms.id, ids) : undefined));
-        for (const [id, n] of Object.entries(counts)) {
-          await tx.update(rooms).set({ viewers: n }).where(eq(rooms.id, id));
+        await tx
+          .delete(mediaViewerCounts)
+          .where(and(eq(mediaViewerCounts.nodeId, nodeId), ids.length ? notInArray(mediaViewerCounts.roomId, ids) : undefined));
+        await tx.delete(mediaViewerCounts).where(sql`${mediaViewerCounts.expiresAt} < now()`);
+        if (ids.length) {
+          // only live rooms: a node's report may cross the end of a broadcast (or a deleted room)
+          const known = await tx.select({ id: rooms.id }).from(rooms).where(and(inArray(rooms.id, ids), eq(rooms.status, 'live')));
+          if (known.length) {
+            await tx
+              .insert(mediaViewerCounts)
+              .values(known.map((r) => ({ nodeId, roomId: r.id, viewers: counts[r.id]!, expiresAt })))
+              .onConflictDoUpdate({ target: [mediaViewerCounts.nodeId, mediaViewerCounts.roomId], set: { viewers: sql`excluded.viewers`, expiresAt } });
+          }
+        }
+        // every room counted before or now gets the sum of the reports that still hold
+        const changed = (await tx.execute(sql`
+          UPDATE ${rooms} AS r SET viewers = COALESCE(s.n, 0)
+          FROM (SELECT id FROM ${rooms} WHERE viewers > 0 ${ids.length ? sql`OR id IN (${sql.join(ids.map((id) => sql`${id}`), sql`, `)})` : sql``}) AS t
+          LEFT JOIN (SELECT room_id, SUM(viewers)::int AS n FROM ${mediaViewerCounts} GROUP BY room_id) AS s ON s.room_id = t.id
+          WHERE r.id = t.id AND r.viewers IS DISTINCT FROM COALESCE(s.n, 0)
+          RETURNING r.id, r.viewers`)) as unknown as { rows: { id: string; viewers: number }[] };
+        for (const row of changed.rows) {
+          if (row.viewers === 0) continue;
           await tx
             .update(liveSessions)
-            .set({ peakViewers: sql`GREATEST(${liveSessions.peakViewers}, ${n})` })
-            .where(and(eq(liveSessions.roomId, id), isNull(liveSessions.endedAt)));
+            .set({ peakViewers: sql`GREATEST(${liveSessions.peakViewers}, ${row.viewers})` })
+            .where(and(eq(liveSessions.roomId, row.id), isNull(liveSessions.endedAt)));
         }
       });
     },

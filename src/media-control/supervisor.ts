@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../config.ts';
+import { newId } from '../domain/ids.ts';
 import type { RoomUrls } from '../domain/rooms.ts';
 import type { Services } from '../domain/services.ts';
 import type { JobRunner } from '../jobs/index.ts';
@@ -49,7 +50,11 @@ export interface MediaSupervisorDeps {
 
 export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<MediaSupervisor> {
   const { config, services } = deps;
-  const log = deps.logger.child({ module: 'media-supervisor' });
+  // This node's name in the viewer counts of every node (a restart of the API process is a new node: its old counts expire)
+  const nodeId = newId();
+  const log = deps.logger.child({ module: 'media-supervisor', nodeId });
+  // a node's counts hold for three report periods: one late report does not drop its viewers
+  const viewersFreshForMs = config.MEDIA_VIEWERS_REPORT_SEC * 3000;
   const graceMs = config.MEDIA_RESUME_GRACE_SEC * 1000;
   const ports = { rtmp: config.RTMP_PORT, http: config.MEDIA_HTTP_PORT };
   let child: ChildProcess | undefined;
@@ -181,7 +186,7 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
             viewersGauge.set({ room, protocol }, n);
           }
         }
-        services.broadcasts.reportViewers(total).catch((err) => log.warn({ err }, 'viewer counts not stored'));
+        services.broadcasts.reportViewers(nodeId, total, viewersFreshForMs).catch((err) => log.warn({ err }, 'viewer counts not stored'));
         break;
       }
       case 'preview':

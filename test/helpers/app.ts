@@ -58,8 +58,28 @@ export interface HttpClient {
   register(username: string, password?: string, nickname?: string): Promise<{ id: string; token: string; username: string }>;
 }
 
-export function httpClient(base: string): HttpClient {
+export interface HttpClientOptions {
+  /**
+   * A request the load shedder refused (503 `overloaded`) did nothing, so the
+   * client tries it again after its Retry-After, for up to this long, as a
+   * well-behaved client does: a test on a busy machine is not failed by the
+   * server protecting itself. 0 shows every 503 (the shedding tests).
+   */
+  retryShedForMs?: number;
+}
+
+export function httpClient(base: string, clientOpts: HttpClientOptions = {}): HttpClient {
+  const retryShedForMs = clientOpts.retryShedForMs ?? 30_000;
   const request: HttpClient['request'] = async (method, path, opts = {}) => {
+    const giveUpAt = Date.now() + retryShedForMs;
+    for (;;) {
+      const reply = await requestOnce(method, path, opts);
+      if (reply.status !== 503 || reply.body?.error?.code !== 'overloaded' || Date.now() >= giveUpAt) return reply;
+      const waitSec = Math.min(Number(reply.headers.get('retry-after')) || 1, 2);
+      await new Promise((r) => setTimeout(r, waitSec * 1000));
+    }
+  };
+  const requestOnce: HttpClient['request'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     let body = opts.body;
