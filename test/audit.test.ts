@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { sql } from 'drizzle-orm';
 import sharp from 'sharp';
 import type { AuditRecord } from '../src/domain/audit.ts';
 import { startTestApp, uniqueName, type TestApp } from './helpers/app.ts';
@@ -150,6 +151,23 @@ for (const kind of await dbKinds()) {
         assert.equal(r.status, 400, q);
         assert.equal(r.body.error.code, 'validation_failed', q);
       }
+    });
+
+    test('the log is append-only: updating, deleting or truncating it is refused by the database itself', async () => {
+      const u = await app.http.register(uniqueName('trace'));
+      const before = (await app.database.db.execute(sql`select count(*)::int as n from audit_log`)) as unknown as { rows: { n: number }[] };
+      for (const statement of [
+        sql`update audit_log set actor_id = null where actor_id = ${u.id}`,
+        sql`delete from audit_log where actor_id = ${u.id}`,
+        sql`truncate audit_log`,
+      ]) {
+        // Drizzle wraps the database's error: its cause carries the trigger's message
+        await assert.rejects(app.database.db.execute(statement), (e: any) => /append-only/.test(`${e.message} ${e.cause?.message ?? ''}`));
+      }
+      const after = (await app.database.db.execute(sql`select count(*)::int as n from audit_log`)) as unknown as { rows: { n: number }[] };
+      assert.equal(after.rows[0]!.n, before.rows[0]!.n);
+      const mine = await app.http.request('GET', `/api/admin/audit-log?actor=${u.id}`, { token: adminToken });
+      assert.ok(mine.body.items.some((e: Entry) => e.action === 'user.register'), 'the registration is still there');
     });
   });
 }
