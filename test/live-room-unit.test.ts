@@ -597,4 +597,44 @@ describe('viewer auth, in memory', () => {
     sessions.close();
     assert.equal(handlers.size, 0, 'no watch left after the room closes');
   });
+
+  test('a session ends when its token expires; a session gone before that leaves no timer behind', () => {
+    const events = { onRevoked: () => () => {} };
+    const timers = new Map<number, { fn: () => void; ms: number }>();
+    let nextTimer = 0;
+    const timer = (fn: () => void, ms: number) => {
+      const id = nextTimer++;
+      timers.set(id, { fn, ms });
+      return () => void timers.delete(id);
+    };
+    const ended: [string, string][] = [];
+    let clock = 1_000_000;
+    const sessions = new SessionRevocations(events, (id, why) => ended.push([id, why]), timer, () => clock);
+    sessions.watch('soon', 'jti-1', clock + 60_000);
+    sessions.watch('gone', 'jti-2', clock + 60_000);
+    sessions.watch('past', 'jti-3', clock - 1);
+    assert.deepEqual(ended, [['past', 'expired']], 'an already expired token ends its session at once');
+    assert.equal(timers.size, 2);
+    assert.ok([...timers.values()].every((t) => t.ms === 60_000));
+    sessions.forget('gone');
+    assert.equal(timers.size, 1, 'the forgotten session\'s timer is cleared');
+    // the clock reaches the expiry
+    const [id, t] = [...timers.entries()][0]!;
+    timers.delete(id);
+    clock += 60_000;
+    t.fn();
+    assert.deepEqual(ended.at(-1), ['soon', 'expired']);
+    assert.equal(sessions.isRevoked('soon'), true);
+    // a token valid longer than a timer can wait (24.8 days) is checked again then, not ended early
+    sessions.watch('long', 'jti-4', clock + 40 * 86_400_000);
+    const [longId, long] = [...timers.entries()].at(-1)!;
+    assert.equal(long.ms, 2 ** 31 - 1);
+    timers.delete(longId);
+    clock += long.ms;
+    long.fn();
+    assert.equal(timers.size, 1, 'the long token waits again');
+    assert.equal(ended.filter(([s]) => s === 'long').length, 0);
+    sessions.close();
+    assert.equal(timers.size, 0, 'no timer left after the room closes');
+  });
 });

@@ -7,7 +7,9 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { matchMaker } from '@colyseus/core';
 import { Client } from '@colyseus/sdk';
-import { LiveroomError, type LiveRoomConnection } from '../src/client/index.ts';
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { LiveroomClient, LiveroomError, type LiveRoomConnection } from '../src/client/index.ts';
 import { loadConfig } from '../src/config.ts';
 import { createChat } from '../src/domain/chat.ts';
 import { DomainError } from '../src/domain/errors.ts';
@@ -19,7 +21,7 @@ import { anonymous, newUser, next, texts, until, type TestUser } from './helpers
 import { eventually } from './helpers/wait.ts';
 import { createRoom } from './helpers/wallet.ts';
 
-const ENV = { SIGNUP_BONUS: '1000', CHAT_MAX_LENGTH: '50', CHAT_RATE_POINTS: '100', ROOM_RECONNECT_SEC: '30' };
+const ENV = { SIGNUP_BONUS: '1000', REGISTER_PER_IP_PER_HOUR: '1000', CHAT_MAX_LENGTH: '50', CHAT_RATE_POINTS: '100', ROOM_RECONNECT_SEC: '30' };
 
 for (const kind of await dbKinds()) {
   describe(`live room (${kind})`, () => {
@@ -270,6 +272,25 @@ for (const kind of await dbKinds()) {
       // the streamer's own session is untouched
       s.chat('still here');
       await until(s, () => texts(s).includes('still here'), 'streamer chat');
+    });
+
+    test('a room session ends when its token expires (close code 4401), even though it joined while the token was valid', async () => {
+      const streamer = await newUser(app, 'streamer');
+      const carol = await newUser(app, 'carol');
+      const roomId = await createRoom(app, streamer);
+      // a token of carol's that expires in 3 s, signed like every token of this server
+      const shortLived = await new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject(carol.id)
+        .setJti(randomUUID())
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(Date.now() / 1000) + 3)
+        .sign(new TextEncoder().encode(app.config.jwtSecret));
+      const c = await new LiveroomClient({ baseUrl: app.url, token: shortLived }).joinRoom(roomId);
+      const ended = new Promise<number>((resolve) => c.onLeave((code) => resolve(code)));
+      c.chat('before it expires');
+      await until(c, () => texts(c).includes('before it expires'), 'chat while the token holds');
+      assert.equal(await ended, 4401);
     });
 
     test('an admin moderates any room; a revoked token is refused; a bad token joins as anonymous', async () => {

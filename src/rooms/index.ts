@@ -140,7 +140,7 @@ export async function startRooms(opts: {
         const checked = await services.tokens.check(token);
         if (checked.state !== 'valid') return checked;
         const user = await services.users.find(checked.claims.userId);
-        return user ? { state: 'valid', user, jti: checked.claims.jti } : { state: 'invalid' };
+        return user ? { state: 'valid', user, jti: checked.claims.jti, expiresAt: checked.claims.expiresAt.getTime() } : { state: 'invalid' };
       },
     },
     chat: services.chat,

@@ -110,9 +110,14 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     // Timers on the room's clock: a disposed room leaves none behind.
     const later = (fn: () => void, ms: number) => void this.clock.setTimeout(fn, ms);
     const viewersOf = (userId: string) => this.clients.filter((c) => c.auth?.user?.id === userId);
-    this.sessions = new SessionRevocations(deps.events, (sessionId) =>
+    this.sessions = new SessionRevocations(
+      deps.events,
       // The current client of the session (a reconnection is a new Client object).
-      this.clients.find((c) => c.sessionId === sessionId)?.leave(CLOSE_REVOKED, 'signed out'),
+      (sessionId, why) => this.clients.find((c) => c.sessionId === sessionId)?.leave(CLOSE_REVOKED, why === 'expired' ? 'session expired; sign in again' : 'signed out'),
+      (fn, ms) => {
+        const delayed = this.clock.setTimeout(fn, ms);
+        return () => delayed.clear();
+      },
     );
     this.online = new OnlineCount({ roomId, state, rooms: deps.rooms, settings, logger });
     this.giftFeed = new GiftFeed(state.gifts, settings);
@@ -159,7 +164,7 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     // joinById carries no roomId in its options, so the ban is checked here as well as in onAuth.
     if (user && (await this.deps.chat.isBanned(this.roomId, user.id))) throw new ServerError(CODE_BANNED, 'you are banned from this room');
     const jti = client.auth?.jti;
-    if (user && jti) this.sessions.watch(client.sessionId, jti);
+    if (user && jti) this.sessions.watch(client.sessionId, jti, client.auth?.expiresAt);
     this.countOnline();
   }
 
