@@ -13,6 +13,7 @@ import { chromiumAvailable, launchBrowser, screenshot, visitor } from './helpers
 import { inCI } from './helpers/db.ts';
 import { ffprobe, getRoom, MEDIA_ENV, newRoom, push, sessions, stalledPost, waitStatus, type Push } from './helpers/media.ts';
 import { eventually } from './helpers/wait.ts';
+import { firstCodedVideo, isKeyframe, readFlv } from './helpers/flv.ts';
 import { playFromPage } from './helpers/whep-page.ts';
 import { publishFromPage, sendHeldMedia, whipState } from './helpers/whip-page.ts';
 
@@ -47,6 +48,15 @@ describe('WHIP ingest (pglite)', { skip: !chromiumAvailable() && 'needs Debian c
       await waitStatus(app, r.roomId, 'live', 30_000);
       const room = await getRoom(app, r.roomId);
       assert.ok(!JSON.stringify(room).includes(r.key), 'the room never shows the key');
+      // The room is live once the bridge publishes; its first video keyframe (transcoded from VP8) may come a
+      // moment later. Wait for a player to get one, then probe: a new reader starts on the cached keyframe.
+      const player = readFlv(room.playback.flv);
+      try {
+        const first = await eventually(() => firstCodedVideo(player.tags), 'a video frame in the FLV', 30_000);
+        assert.ok(isKeyframe(first), 'a player starts on a keyframe');
+      } finally {
+        player.close();
+      }
       const probe = await ffprobe(room.playback.flv, 'stream=codec_type,codec_name,width,height');
       const video = probe.streams.find((s) => s.codec_type === 'video');
       assert.equal(video?.codec_name, 'h264');
