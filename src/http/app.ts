@@ -90,6 +90,10 @@ export function createApp(deps: AppDeps): HttpApp {
   const shedder = createLoadShedder({ ...settings.shedding, onShed: () => metrics.shed.inc() });
   const makeLimiter = createLimiterFactory(deps.redis, settings.redisPrefix, deps.redisBreaker);
 
+  const origins = settings.corsOrigins;
+  // CORS first, so that a browser can read even a shed reply; then shedding, before any other work.
+  app.use(cors({ origin: origins.includes('*') ? '*' : origins, exposedHeaders: ['X-Request-Id', 'Retry-After', 'Location'], maxAge: 600 }));
+  app.use('/api', shedder.middleware);
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -99,14 +103,11 @@ export function createApp(deps: AppDeps): HttpApp {
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      // A shed request is counted in metrics; logging each one would add work exactly when there is too much.
-      customLogLevel: (_req, res, err) => ((res as express.Response).locals?.shed ? 'debug' : err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
       redact: ['req.headers.authorization', 'req.headers.cookie'],
     }),
   );
   app.use(helmet({ crossOriginResourcePolicy: { policy: 'cross-origin' } }));
-  const origins = settings.corsOrigins;
-  app.use(cors({ origin: origins.includes('*') ? '*' : origins, exposedHeaders: ['X-Request-Id', 'Retry-After', 'Location'], maxAge: 600 }));
   app.use(metrics.middleware);
 
   app.use(healthRouter({ database: deps.database, redis: deps.redis, redisBreaker: deps.redisBreaker, metrics: metrics.registry, roles: deps.roles }));
@@ -137,7 +138,6 @@ export function createApp(deps: AppDeps): HttpApp {
     reservationSec: settings.matchmaking.reservationSec,
   });
   app.use(matchmake.middleware);
-  api.router.use(shedder.middleware);
   api.router.use(limitBy(ipLimiter, (req) => addressKey(req.ip ?? 'unknown')));
   api.router.use(express.json({ limit: settings.bodyLimitBytes, strict: true }));
   api.router.use(openApiRouter(api, settings.publicUrl));

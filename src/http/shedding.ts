@@ -13,7 +13,6 @@
 // instead of swinging between all and nothing. Health checks are never shed.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { RequestHandler } from 'express';
-import { DomainError } from '../domain/errors.ts';
 
 export interface ShedSettings {
   /** Target queueing delay: a standing delay above it is overload. */
@@ -28,6 +27,15 @@ export interface LoadShedder {
   middleware: RequestHandler;
   close(): void;
 }
+
+const SHED_BODY = Buffer.from(JSON.stringify({ error: { code: 'overloaded', message: 'the server is overloaded; retry shortly' } }));
+const SHED_HEADERS = {
+  'Content-Type': 'application/json; charset=utf-8',
+  'Content-Length': String(SHED_BODY.length),
+  'Retry-After': '1',
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+};
 
 const MIN_ADMITTED = 0.05; // never shut the door completely: the admitted few show when load is back to normal
 const DECREASE = 0.7;
@@ -71,11 +79,12 @@ export function createLoadShedder(opts: ShedSettings & { onShed?: () => void }):
   };
 
   return {
+    // Answered here, before logging and the error pipeline: a shed request must cost far less than a
+    // served one, or refusing it frees nothing.
     middleware: (_req, res, next) => {
       if (!shouldShed()) return next();
-      res.locals.shed = true;
       opts.onShed?.();
-      next(new DomainError('overloaded', 'the server is overloaded; retry shortly', { retryAfterSec: 1 }));
+      res.writeHead(503, SHED_HEADERS).end(SHED_BODY);
     },
     close: () => {
       clearInterval(timer);
