@@ -42,7 +42,7 @@ nmsLogger.level = 'warn';
 let playback: FlvPlayback | null = null;
 if (mode === 'liveroom') {
   // the app's playback limits (config.ts defaults), as the supervisor hands them to the media process
-  const settings = mediaSettings(loadConfig({ JWT_SECRET: 'x'.repeat(32), DATA_DIR: dir }), { rtmp: rtmpPort, http: httpPort });
+  const settings = mediaSettings(loadConfig({ JWT_SECRET: 'x'.repeat(32), DATA_DIR: dir }), { rtmp: rtmpPort, http: httpPort }, 'bench');
   playback = await createFlvPlayback({ host: '127.0.0.1', port: httpPort, logger: pino({ level: 'warn' }), ...settings.flv, requestTimeoutMs: settings.httpRequestTimeoutMs });
   // the benchmark names the room after the stream
   nms.on('postPublish', (s: { streamPath: string; streamName: string }) => {

@@ -118,6 +118,13 @@ const configSchema = z.object({
   MEDIA_SHUTDOWN_TIMEOUT_MS: int(5000, 100), // a media process that does not stop in time is killed
   MEDIA_IPC_TIMEOUT_MS: int(5000, 100), // the media process's questions to the API side (authorize, started) fail after this
   MEDIA_VIEWERS_REPORT_SEC: int(5, 1), // viewer counts per room are reported this often
+  // media nodes in a cluster (src/media-control/node-registry.ts): announced in Redis, edges pull from origins
+  /** How other media nodes reach this node's MEDIA_HTTP_PORT for edge pulls, e.g. http://10.0.0.5:8000; default http://HOST:port (127.0.0.1 for a wildcard HOST). */
+  MEDIA_NODE_URL: optionalUrl,
+  MEDIA_HEARTBEAT_SEC: int(2, 1), // a media node announces itself this often; one silent for 3 beats is dropped and the rooms it published are interrupted
+  MEDIA_EDGE_IDLE_SEC: int(10, 0), // an edge stops pulling a room this long after its last viewer left
+  MEDIA_EDGE_TIMEOUT_MS: int(5000, 100), // an origin must answer an edge's pull within this; a pull that gets no bytes this long ends
+  MEDIA_EDGE_HLS_CACHE_BYTES: int(64 * 1024 * 1024, 1024 * 1024), // HLS playlists and segments an edge keeps from its origins
   /** ffmpeg to run; default /usr/bin/ffmpeg when present, else the one in @ffmpeg-installer/ffmpeg. */
   FFMPEG_PATH: z.string().trim().min(1).optional(),
   RTMP_MAX_CONNECTIONS: int(1000, 2), // RTMP connections per media process

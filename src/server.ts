@@ -149,7 +149,7 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
   // Media runs in a supervised child process: a crash there never takes the API or rooms down.
   if (config.ROLES.includes('media')) {
     try {
-      media = await startMediaSupervisor({ config, services, logger, registry: metricsRegistry, jobs });
+      media = await startMediaSupervisor({ config, services, logger, registry: metricsRegistry, jobs, redis });
     } catch (err) {
       await close();
       throw err;

@@ -28,7 +28,7 @@ const nmsLogger = require('node-media-server/src/core/logger.js');
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 // the app's playback limits (config.ts defaults), as the supervisor hands them to the media process
-const settings = mediaSettings(loadConfig({ JWT_SECRET: 'x'.repeat(32), DATA_DIR: tmpdir() }), { rtmp: 0, http: 0 });
+const settings = mediaSettings(loadConfig({ JWT_SECRET: 'x'.repeat(32), DATA_DIR: tmpdir() }), { rtmp: 0, http: 0 }, 'test');
 const LIMITS = { ...settings.flv, requestTimeoutMs: settings.httpRequestTimeoutMs };
 
 async function until(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {

@@ -4,7 +4,6 @@
 // process draws lotteries and refreshes rankings; what each does shows up
 // through the others.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,24 +11,19 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { LiveroomClient, type LiveRoomConnection } from '../src/client/index.ts';
 import { uniqueName } from './helpers/app.ts';
-import { POSTGRES_URL, postgresAvailable, REDIS_URL } from './helpers/db.ts';
+import { clusterEnv, clusterStore, type ClusterStore } from './helpers/cluster.ts';
+import { postgresAvailable } from './helpers/db.ts';
 import { firstCodedVideo, isKeyframe, readFlv } from './helpers/flv.ts';
 import { redisAvailable } from './helpers/jobs.ts';
 import { next, until } from './helpers/live.ts';
-import { MEDIA_ENV, push, type Push } from './helpers/media.ts';
+import { push, type Push } from './helpers/media.ts';
 import { freePort, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
 import { eventually } from './helpers/wait.ts';
 
 const ready = (await postgresAvailable()) && (await redisAvailable());
 
 describe('roles as separate processes (http, rooms, media, jobs)', { skip: !ready && 'needs PostgreSQL and Redis' }, () => {
-  const dbName = `lr_t_roles_${randomBytes(4).toString('hex')}`;
-  const dbUrl = new URL(POSTGRES_URL);
-  dbUrl.pathname = `/${dbName}`;
-  // A Redis database of its own keeps the matchmaker from seeing other tests' processes.
-  const redisUrl = new URL(REDIS_URL);
-  redisUrl.pathname = `/${(process.pid % 7) + 1}`;
-  const prefix = `lr:roles:${randomBytes(4).toString('hex')}:`;
+  let store: ClusterStore;
   let dataDir: string;
   const procs: ServerProcess[] = [];
   let http: ServerProcess, rooms: ServerProcess, media: ServerProcess, jobs: ServerProcess;
@@ -38,33 +32,14 @@ describe('roles as separate processes (http, rooms, media, jobs)', { skip: !read
   let mediaUrl: string;
 
   before(async () => {
-    const admin = new pg.Client({ connectionString: POSTGRES_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    await admin.end();
+    // a Redis database of its own keeps the matchmaker from seeing other tests' processes
+    store = await clusterStore('roles', (process.pid % 7) + 1);
     dataDir = await mkdtemp(path.join(tmpdir(), 'liveroom-roles-'));
     const rtmpPort = await freePort();
     const mediaHttpPort = await freePort();
     mediaUrl = `http://127.0.0.1:${mediaHttpPort}`;
-    // Every process is told where media is reached (the media node announces nothing yet).
-    const env = (roles: string) => ({
-      ...MEDIA_ENV,
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ROLES: roles,
-      DATABASE_URL: dbUrl.toString(),
-      REDIS_URL: redisUrl.toString(),
-      REDIS_PREFIX: prefix,
-      JOBS_QUEUE_PREFIX: `lrroles-${randomBytes(4).toString('hex')}`,
-      DATA_DIR: dataDir,
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      JWT_SECRET: 'roles-test-secret-roles-test-secret-0123',
-      RTMP_PORT: String(rtmpPort),
-      MEDIA_HTTP_PORT: String(mediaHttpPort),
-      RTMP_PUBLIC_URL: `rtmp://127.0.0.1:${rtmpPort}/live`,
-      MEDIA_PUBLIC_URL: mediaUrl,
-      RANKINGS_DEBOUNCE_MS: '200',
-    });
+    // every process is told where media is reached; one DATA_DIR on this machine
+    const env = (roles: string) => clusterEnv(store, { roles, dataDir, rtmpPort, mediaHttpPort }, { RANKINGS_DEBOUNCE_MS: '200' });
     // one after the other: the first migrates the database
     for (const [name, roles] of [['jobs', 'jobs'], ['http', 'http'], ['rooms', 'rooms'], ['media', 'media']] as const) {
       const p = await startServerProcess(env(roles), { readyPath: '/readyz' });
@@ -80,10 +55,7 @@ describe('roles as separate processes (http, rooms, media, jobs)', { skip: !read
     for (const p of pushes) p.child.kill('SIGKILL');
     await Promise.allSettled(conns.map((c) => c.leave()));
     await Promise.all(procs.map((p) => p.stop('SIGTERM')));
-    const admin = new pg.Client({ connectionString: POSTGRES_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await store?.drop();
     await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -144,7 +116,7 @@ describe('roles as separate processes (http, rooms, media, jobs)', { skip: !read
     assert.equal((await http.http.request('POST', `/api/lotteries/${lotteryId}/entries`, { token: fan.token })).status, 201);
     const drawn = await result;
     assert.deepEqual(drawn.winners.map((w) => w.id), [fan.id]);
-    const db = new pg.Client({ connectionString: dbUrl.toString() });
+    const db = new pg.Client({ connectionString: store.dbUrl });
     await db.connect();
     try {
       const draws = await db.query(`select count(*)::int as n from audit_log where action = 'lottery.draw' and target = $1`, [lotteryId]);

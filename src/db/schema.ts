@@ -260,6 +260,8 @@ export const rooms = pgTable(
     online: integer('online').notNull().default(0),
     /** FLV/WS-FLV/HLS viewers, as last reported by the media side. */
     viewers: integer('viewers').notNull().default(0),
+    /** The media node that holds the live room's publisher (its origin); edges pull from it. */
+    originNode: text('origin_node'),
     previewAt: timestamp('preview_at', { withTimezone: true, mode: 'date' }),
     liveSince: timestamp('live_since', { withTimezone: true, mode: 'date' }),
     /** After `POST /rooms/:id/end`, the key is refused until then (an encoder that reconnects by itself stays out); rotating the key clears it. */

@@ -1,10 +1,12 @@
 // Broadcasts: a room's live status follows its real publisher. The media side
 // reports publishes through authorizePublish/publishStarted/publishStopped,
 // the streams it lost on a restart (interrupt/endInterrupted) and the audience
-// it counts; the process holding a live room reports its online count. Owners
+// it counts, and which media node holds each publisher (its origin, for edges
+// and for noticing a node that died); the process holding a live room reports
+// its online count. Owners
 // and admins end broadcasts through the rooms service (domain/rooms.ts), which
 // closes the open session with endSession().
-import { and, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, isNull, ne, notInArray, or, sql } from 'drizzle-orm';
 import type { Db, Executor } from '../db/connect.ts';
 import { liveSessions, mediaViewerCounts, rooms, type EndReason, type RoomStatus } from '../db/schema.ts';
 import { DomainError } from './errors.ts';
@@ -55,8 +57,8 @@ export function createBroadcasts(deps: BroadcastsDeps) {
       return { ok: true, roomId: room.id, record: room.record };
     },
 
-    /** The publisher is sending: the room goes live (an interrupted broadcast resumes). Returns the session id. */
-    async publishStarted(roomId: string): Promise<string> {
+    /** The publisher is sending, on media node `nodeId` (its origin): the room goes live (an interrupted broadcast resumes). Returns the session id. */
+    async publishStarted(roomId: string, nodeId: string | null = null): Promise<string> {
       const sessionId = await db.transaction(async (tx) => {
         const [room] = await tx.select().from(rooms).where(eq(rooms.id, roomId)).for('update');
         if (!room) throw new DomainError('room_not_found', 'no such room');
@@ -68,7 +70,7 @@ export function createBroadcasts(deps: BroadcastsDeps) {
         }
         await tx
           .update(rooms)
-          .set({ status: 'live', interrupted: false, liveSince: open ? room.liveSince : new Date(), updatedAt: new Date() })
+          .set({ status: 'live', interrupted: false, originNode: nodeId, liveSince: open ? room.liveSince : new Date(), updatedAt: new Date() })
           .where(eq(rooms.id, roomId));
         return id;
       });
@@ -121,10 +123,43 @@ export function createBroadcasts(deps: BroadcastsDeps) {
       return ended;
     },
 
-    /** The rooms live on a media node that has no publisher for them (e.g. after a crash before the supervisor noticed). */
-    async liveRoomIds(): Promise<string[]> {
-      const rows = await db.select({ id: rooms.id }).from(rooms).where(eq(rooms.status, 'live'));
+    /**
+     * Live rooms (not yet interrupted) whose origin is none of `aliveNodes`: their media node died or
+     * stopped heartbeating. With `includeUnknown`, also those no node claimed (a previous run's, at start).
+     */
+    async orphanedLiveRooms(aliveNodes: string[], includeUnknown: boolean): Promise<string[]> {
+      const offNodes = aliveNodes.length ? notInArray(rooms.originNode, aliveNodes) : sql`true`;
+      const rows = await db
+        .select({ id: rooms.id })
+        .from(rooms)
+        .where(
+          and(
+            eq(rooms.status, 'live'),
+            eq(rooms.interrupted, false),
+            includeUnknown ? or(isNull(rooms.originNode), offNodes) : and(isNotNull(rooms.originNode), offNodes),
+          ),
+        );
       return rows.map((r) => r.id);
+    },
+
+    /**
+     * Media node `nodeId` holds these rooms' publishers: any of them shown as interrupted (another node
+     * wrongly took this one for dead, e.g. across a Redis outage) or as another node's is live here again.
+     */
+    async claimOrigin(nodeId: string, roomIds: string[]): Promise<void> {
+      if (roomIds.length === 0) return;
+      const changed = await db
+        .update(rooms)
+        .set({ interrupted: false, originNode: nodeId, updatedAt: new Date() })
+        .where(and(inArray(rooms.id, roomIds), eq(rooms.status, 'live'), or(eq(rooms.interrupted, true), isNull(rooms.originNode), ne(rooms.originNode, nodeId))))
+        .returning({ id: rooms.id });
+      for (const r of changed) await statusChanged(r.id, 'live');
+    },
+
+    /** The media node holding the live room's publisher, or null (not live, interrupted, or no node known). */
+    async originOf(roomId: string): Promise<string | null> {
+      const [room] = await db.select({ status: rooms.status, interrupted: rooms.interrupted, originNode: rooms.originNode }).from(rooms).where(eq(rooms.id, roomId));
+      return room?.status === 'live' && !room.interrupted ? room.originNode : null;
     },
 
     /** The live room's client count, as the process holding it sees it; also the broadcast's peak. */

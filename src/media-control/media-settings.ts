@@ -7,7 +7,7 @@ import type { MediaSettings } from '../media/ipc.ts';
 const WHIP_PLI_EVERY_MS = 2000;
 
 /** `ports`: where media listens now (the configured ports, or the real ones a first start on port 0 got). */
-export function mediaSettings(config: Config, ports: { rtmp: number; http: number }): MediaSettings {
+export function mediaSettings(config: Config, ports: { rtmp: number; http: number }, nodeId: string): MediaSettings {
   const ice = {
     iceHostAddresses: config.WEBRTC_ICE_HOST_ADDRESSES.split(',').map((a) => a.trim()).filter(Boolean),
     ...(config.WEBRTC_ICE_PORT_MIN > 0 ? { icePortRange: [config.WEBRTC_ICE_PORT_MIN, config.WEBRTC_ICE_PORT_MAX] as [number, number] } : {}),
@@ -65,6 +65,14 @@ export function mediaSettings(config: Config, ports: { rtmp: number; http: numbe
       ...ice,
     },
     viewersReportMs: config.MEDIA_VIEWERS_REPORT_SEC * 1000,
+    nodeId,
+    edge: {
+      idleMs: config.MEDIA_EDGE_IDLE_SEC * 1000,
+      timeoutMs: config.MEDIA_EDGE_TIMEOUT_MS,
+      hlsCacheBytes: config.MEDIA_EDGE_HLS_CACHE_BYTES,
+      // a room that moved to another node is found again within a heartbeat
+      locateCacheMs: Math.min(2000, config.MEDIA_HEARTBEAT_SEC * 1000),
+    },
     ipcTimeoutMs: config.MEDIA_IPC_TIMEOUT_MS,
   };
 }

@@ -5,8 +5,14 @@
 // and restarts it with backoff when it dies. A crash interrupts the rooms that
 // were live on it; a publisher that does not come back within
 // MEDIA_RESUME_GRACE_SEC ends the broadcast as a media failure.
+//
+// In a cluster it also announces this media node in the registry (Redis) with
+// a heartbeat, tells the child where a room published on another node is
+// (edges pull from there), and interrupts the rooms of nodes that stopped
+// heartbeating, as for a crash here.
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -17,6 +23,7 @@ import type { Services } from '../domain/services.ts';
 import type { JobRunner } from '../jobs/index.ts';
 import type { ChildMessage, MediaRequest, ParentMessage } from '../media/ipc.ts';
 import { mediaSettings } from './media-settings.ts';
+import { memoryNodeRegistry, redisNodeRegistry, type MediaNodeInfo, type NodeRegistry } from './node-registry.ts';
 import { enqueueRemux } from './recording-jobs.ts';
 
 const CHILD = fileURLToPath(new URL('../media/media-process.ts', import.meta.url));
@@ -46,6 +53,8 @@ export interface MediaSupervisorDeps {
   logger: Logger;
   registry: Registry;
   jobs: JobRunner;
+  /** With Redis the node registry is shared with the cluster; without, this node is alone. */
+  redis?: Redis;
 }
 
 export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<MediaSupervisor> {
@@ -65,6 +74,13 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
   const timers = new Set<NodeJS.Timeout>();
   const liveRooms = new Set<string>();
   const ffmpegPids = new Set<number>();
+  const nodes: NodeRegistry = deps.redis ? redisNodeRegistry(deps.redis, config.REDIS_PREFIX) : memoryNodeRegistry();
+  const heartbeatMs = config.MEDIA_HEARTBEAT_SEC * 1000;
+  const nodeTtlMs = heartbeatMs * 3;
+  /** Rooms with players here that this node does not publish: it is their edge. */
+  let edgeRooms: string[] = [];
+  let viewerTotal = 0;
+  let edgePulls = 0;
 
   const up = new Gauge({ name: 'liveroom_media_up', help: '1 while the media process runs', registers: [deps.registry] });
   const restarts = new Counter({ name: 'liveroom_media_restarts_total', help: 'Media process restarts after it exited or crashed', registers: [deps.registry] });
@@ -73,6 +89,22 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
     help: 'Players per live room on this media node, by protocol (flv: HTTP-FLV and WS-FLV; hls)',
     labelNames: ['room', 'protocol'] as const,
     registers: [deps.registry],
+  });
+  new Gauge({
+    name: 'liveroom_media_edge_rooms',
+    help: 'Rooms this media node relays from their origin on another node (one pull each)',
+    registers: [deps.registry],
+    collect() {
+      this.set(edgeRooms.length);
+    },
+  });
+  new Gauge({
+    name: 'liveroom_media_edge_pulls',
+    help: "Other media nodes' pulls of the streams published here (one per room per edge)",
+    registers: [deps.registry],
+    collect() {
+      this.set(edgePulls);
+    },
   });
   new Gauge({
     name: 'liveroom_media_publishers',
@@ -148,9 +180,10 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
     try {
       let value: unknown;
       if (req.op === 'authorize') value = await services.broadcasts.authorizePublish(req.key);
+      else if (req.op === 'locate') value = { originUrl: await originUrl(req.roomId) };
       else
         value = await serial(req.roomId, async () => {
-          const sessionId = await services.broadcasts.publishStarted(req.roomId);
+          const sessionId = await services.broadcasts.publishStarted(req.roomId, nodeId);
           liveRooms.add(req.roomId);
           interruptedAt.delete(req.roomId);
           if (req.record) await services.recordings.start(req.roomId, sessionId);
@@ -177,15 +210,18 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
         });
         break;
       case 'viewers': {
+        // the rooms published here and those relayed as an edge; the domain counts only live rooms
         const total: Record<string, number> = {};
         viewersGauge.reset();
         for (const [protocol, counts] of [['flv', m.flv], ['hls', m.hls], ['whep', m.whep]] as const) {
           for (const [room, n] of Object.entries(counts)) {
-            if (!liveRooms.has(room)) continue;
             total[room] = (total[room] ?? 0) + n;
             viewersGauge.set({ room, protocol }, n);
           }
         }
+        edgeRooms = Object.keys(total).filter((room) => !liveRooms.has(room));
+        viewerTotal = Object.values(total).reduce((a, b) => a + b, 0);
+        edgePulls = m.edgePulls;
         services.broadcasts.reportViewers(nodeId, total, viewersFreshForMs).catch((err) => log.warn({ err }, 'viewer counts not stored'));
         break;
       }
@@ -272,7 +308,7 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
         reject(new Error(`the media process exited (${signal ?? code})${fatal ? `: ${fatal.split('\n')[0]}` : ''}`));
         void onExit(c, code, signal);
       });
-      send(c, { t: 'init', settings: mediaSettings(config, ports) });
+      send(c, { t: 'init', settings: mediaSettings(config, ports, nodeId) });
     });
   }
 
@@ -304,25 +340,85 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
     throw new Error(`media could not start (RTMP_PORT ${config.RTMP_PORT}, MEDIA_HTTP_PORT ${config.MEDIA_HTTP_PORT}): ${(err as Error).message}`);
   }
 
-  // Rooms left live by a previous run have no publisher now: interrupted, so an encoder that reconnects resumes them; the rest end after the grace.
-  try {
-    const stale = await services.broadcasts.liveRoomIds();
-    if (stale.length > 0) {
-      await services.broadcasts.interrupt(stale);
-      endStaleLater(stale);
-      log.warn({ rooms: stale }, 'rooms left live by a previous run are interrupted until their publisher returns');
-    }
-    await finishRecordings();
-  } catch (err) {
-    log.error({ err }, 'start-up clean-up of rooms failed');
-  }
-
   const urls = (): Partial<RoomUrls> => {
     const out: Partial<RoomUrls> = {};
     if (!config.MEDIA_PUBLIC_URL) out.mediaUrl = `http://localhost:${ports.http}`;
     if (!config.RTMP_PUBLIC_URL) out.rtmpUrl = `rtmp://localhost:${ports.rtmp}/live`;
     return out;
   };
+  // where other nodes reach this one (a wildcard listen address is reached over loopback on one machine)
+  const nodeUrl = () => {
+    if (config.MEDIA_NODE_URL) return config.MEDIA_NODE_URL.replace(/\/$/, '');
+    const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+    return `http://${host}:${ports.http}`;
+  };
+
+  /** The media URL of the node holding a room published elsewhere (an edge pulls from it), else null. */
+  async function originUrl(roomId: string): Promise<string | null> {
+    const origin = await services.broadcasts.originOf(roomId);
+    if (!origin || origin === nodeId) return null;
+    return (await nodes.get(origin))?.nodeUrl ?? null;
+  }
+
+  /** Rooms whose origin node is gone are interrupted, as for a crash here; they end after the grace unless their publisher returns. */
+  async function interruptOrphans(includeUnknown: boolean): Promise<void> {
+    const alive = (await nodes.nodes()).map((n) => n.id);
+    if (!alive.includes(nodeId)) alive.push(nodeId);
+    const orphans = await services.broadcasts.orphanedLiveRooms(alive, includeUnknown);
+    if (orphans.length === 0) return;
+    await services.broadcasts.interrupt(orphans);
+    endStaleLater(orphans);
+    log.warn(
+      { rooms: orphans },
+      includeUnknown ? 'rooms left live by a node that is gone are interrupted until their publisher returns' : 'a media node stopped heartbeating: its rooms are interrupted',
+    );
+  }
+
+  const announce = (): Promise<void> => {
+    const info: MediaNodeInfo = {
+      id: nodeId,
+      nodeUrl: nodeUrl(),
+      mediaUrl: config.MEDIA_PUBLIC_URL ?? urls().mediaUrl!,
+      rtmpUrl: config.RTMP_PUBLIC_URL ?? urls().rtmpUrl!,
+      viewers: viewerTotal,
+      liveRooms: [...liveRooms],
+      edgeRooms,
+      at: Date.now(),
+    };
+    return nodes.announce(info, nodeTtlMs);
+  };
+
+  // Announced first, so that no other node takes this one's rooms for orphans; then the rooms left live by a previous
+  // run (or by a node that died while none was watching) are interrupted, so an encoder that reconnects resumes them.
+  try {
+    await announce();
+    await interruptOrphans(true);
+    await finishRecordings();
+  } catch (err) {
+    log.error({ err }, 'start-up clean-up of rooms failed');
+  }
+
+  // The heartbeat. A node judges others only after its own announcements have gone through for a whole node lifetime:
+  // across a Redis outage every record expires, and the others need a beat to announce again.
+  let announcedSince = Date.now();
+  let beating = false;
+  const heartbeat = setInterval(() => {
+    if (beating || closing) return;
+    beating = true;
+    void (async () => {
+      try {
+        await announce();
+        await services.broadcasts.claimOrigin(nodeId, [...liveRooms]);
+        if (nodes.shared && Date.now() - announcedSince >= nodeTtlMs) await interruptOrphans(false);
+      } catch (err) {
+        announcedSince = Date.now();
+        log.warn({ err }, 'media node heartbeat failed');
+      } finally {
+        beating = false;
+      }
+    })();
+  }, heartbeatMs);
+  heartbeat.unref();
 
   return {
     urls,
@@ -332,7 +428,10 @@ export async function startMediaSupervisor(deps: MediaSupervisorDeps): Promise<M
     liveRooms: () => [...liveRooms],
     close() {
       closing ??= (async () => {
+        clearInterval(heartbeat);
         for (const off of unsubscribe) off();
+        // the rest of the cluster takes this node's rooms for interrupted at once, not after the heartbeat lapses
+        await nodes.withdraw(nodeId).catch((err) => log.warn({ err }, 'leaving the node registry failed'));
         clearTimeout(restartTimer);
         for (const t of timers) clearTimeout(t);
         timers.clear();

@@ -1,14 +1,19 @@
 // The media node's HTTP server, for HTTP-FLV and WS-FLV playback by room id
 // (`/live/<roomId>.flv`); HLS and WHIP/WHEP share its port through the
 // onRequest and intercept hooks. Each live room's tags come from its
-// StreamFanout (stream-fanout.ts), attached when the room's publish starts; this
-// module routes viewers to it, bounds them per node, and answers everything else.
+// StreamFanout (stream-fanout.ts), attached when the room's publish starts on
+// this node (an origin). A viewer asking for a room published on another node
+// makes this node an edge for it: one pull from the origin (`locate`) feeds a
+// fan-out of its own, whatever its viewer count, until `edgeIdleMs` after its
+// last viewer left. This module routes viewers, bounds them per node, and
+// answers everything else.
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { NmsBroadcast } from './rtmp-ingest.ts';
 import { StreamFanout, type FanoutLimits, type Viewer } from './stream-fanout.ts';
+import { broadcastSource, EDGE_HEADER, type StreamSource } from './stream-source.ts';
 
 export interface FlvPlayback {
   port: number;
@@ -16,6 +21,10 @@ export interface FlvPlayback {
   detach(roomId: string): void;
   viewers(roomId: string): number;
   viewerCounts(): Record<string, number>;
+  /** Rooms this node pulls from their origin now. */
+  edgeRooms(): string[];
+  /** Pulls of this node's streams by edges, over all rooms. */
+  edgePulls(): number;
   close(): Promise<void>;
 }
 
@@ -32,6 +41,10 @@ export interface FlvPlaybackOptions extends FanoutLimits {
   onRequest?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
   /** Runs before the method checks (WHIP takes POST, DELETE and its own OPTIONS); true = handled. */
   intercept?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+  /** A pull of a room published on another node, or null when no node holds it (then 404). */
+  locate?: (roomId: string) => Promise<StreamSource | null>;
+  /** An edge stops pulling this long after its last viewer left. */
+  edgeIdleMs?: number;
 }
 
 const ROOM_PATH = /^\/live\/([A-Za-z0-9_-]{1,128})\.flv$/;
@@ -74,11 +87,74 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
     socket.once('close', () => sockets.delete(socket));
   });
 
-  const streamOf = (url: string | undefined): StreamFanout | undefined => {
+  const roomOf = (url: string | undefined): string | undefined => {
     const q = url?.indexOf('?') ?? -1;
     const path = q >= 0 ? url!.slice(0, q) : (url ?? '');
-    const m = ROOM_PATH.exec(path);
-    return m ? streams.get(m[1]!) : undefined;
+    return ROOM_PATH.exec(path)?.[1];
+  };
+
+  // Edges: one pull per room, however many viewers ask at once; stopped when idle.
+  const edges = new Set<StreamFanout>();
+  const opening = new Map<string, Promise<StreamFanout | undefined>>();
+  const idleTimers = new Map<StreamFanout, NodeJS.Timeout>();
+  const edgeIdleMs = opts.edgeIdleMs ?? 10_000;
+  const armIdle = (stream: StreamFanout) => {
+    clearTimeout(idleTimers.get(stream));
+    idleTimers.set(
+      stream,
+      setTimeout(() => {
+        idleTimers.delete(stream);
+        if (stream.connectionCount > 0 || streams.get(stream.roomId) !== stream) return;
+        streams.delete(stream.roomId);
+        edges.delete(stream);
+        stream.end(false);
+        log.info({ roomId: stream.roomId }, 'edge pull stopped: no viewers');
+      }, edgeIdleMs),
+    );
+  };
+  const forget = (stream: StreamFanout) => {
+    clearTimeout(idleTimers.get(stream));
+    idleTimers.delete(stream);
+    edges.delete(stream);
+    if (streams.get(stream.roomId) === stream) streams.delete(stream.roomId);
+  };
+  const edgeOf = (roomId: string): Promise<StreamFanout | undefined> => {
+    if (!opts.locate || closing) return Promise.resolve(undefined);
+    let p = opening.get(roomId);
+    if (!p) {
+      p = (async () => {
+        const source = await opts.locate!(roomId).catch((err: unknown) => {
+          log.warn({ err, roomId }, 'locating the origin failed');
+          return null;
+        });
+        const current = streams.get(roomId);
+        if (current || !source || closing) return current;
+        const stream: StreamFanout = new StreamFanout(roomId, source, limits, log, () => forget(stream));
+        stream.onIdle = () => armIdle(stream);
+        streams.set(roomId, stream);
+        edges.add(stream);
+        stream.subscribe();
+        armIdle(stream); // a pull nobody ends up watching stops too
+        log.info({ roomId }, 'edge pull started');
+        return stream;
+      })().finally(() => opening.delete(roomId));
+      opening.set(roomId, p);
+    }
+    return p;
+  };
+  /** The room's fan-out here, or the edge opened for it; undefined when no node has it. */
+  const streamOf = (roomId: string): StreamFanout | Promise<StreamFanout | undefined> | undefined => {
+    const local = streams.get(roomId);
+    if (local && !local.closed) return local;
+    return opts.locate ? edgeOf(roomId) : undefined;
+  };
+  const join = (stream: StreamFanout, v: Viewer) => {
+    const idle = idleTimers.get(stream);
+    if (idle) {
+      clearTimeout(idle);
+      idleTimers.delete(stream);
+    }
+    stream.addViewer(v);
   };
 
   const notFound = (res: http.ServerResponse): void => {
@@ -112,8 +188,19 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
       return;
     }
     if (opts.onRequest?.(req, res)) return;
-    const stream = streamOf(req.url);
-    if (!stream || closing) return notFound(res);
+    const roomId = roomOf(req.url);
+    const found = roomId && !closing ? streamOf(roomId) : undefined;
+    if (found instanceof Promise) {
+      found.then(
+        (stream) => (stream && !stream.closed && !closing ? play(req, res, stream) : notFound(res)),
+        () => notFound(res),
+      );
+    } else if (found) play(req, res, found);
+    else notFound(res);
+  });
+
+  const play = (req: http.IncomingMessage, res: http.ServerResponse, stream: StreamFanout): void => {
+    if (req.socket.destroyed) return;
     if (totalViewers() >= maxViewers) return full(res);
     if (req.method === 'HEAD') {
       res.writeHead(200, { ...CORS_HEADERS, 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache, no-store' });
@@ -124,19 +211,28 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
     const socket = req.socket;
     streaming.add(socket);
     socket.write(FLV_RESPONSE_HEAD);
-    const v: Viewer = { socket, ws: null, maxBuffered: maxViewerBufferBytes };
+    const v: Viewer = { socket, ws: null, maxBuffered: maxViewerBufferBytes, edge: req.headers[EDGE_HEADER] !== undefined };
     socket.once('close', () => stream.removeViewer(v));
     socket.on('error', () => socket.destroy());
-    stream.addViewer(v);
-  });
+    join(stream, v);
+  };
 
   server.on('upgrade', (req, socket: Socket, head) => {
     socket.on('error', () => socket.destroy());
-    const stream = streamOf(req.url);
-    if (!stream || closing) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
+    const roomId = roomOf(req.url);
+    const found = roomId && !closing ? streamOf(roomId) : undefined;
+    const notHere = () => socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    if (found instanceof Promise) {
+      found.then(
+        (stream) => (stream && !stream.closed && !closing ? upgrade(req, socket, head, stream) : notHere()),
+        () => notHere(),
+      );
+    } else if (found) upgrade(req, socket, head, found);
+    else notHere();
+  });
+
+  const upgrade = (req: http.IncomingMessage, socket: Socket, head: Buffer, stream: StreamFanout): void => {
+    if (socket.destroyed) return;
     if (totalViewers() >= maxViewers) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 30\r\nContent-Length: 0\r\n\r\n');
       return;
@@ -149,9 +245,9 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
       const v: Viewer = { socket, ws, maxBuffered: maxViewerBufferBytes };
       ws.once('close', () => stream.removeViewer(v));
       ws.on('error', () => ws.terminate());
-      stream.addViewer(v);
+      join(stream, v);
     });
-  });
+  };
 
   // Node reports any error of a request's socket here, also mid-stream: only a
   // socket that is not streaming FLV may still get an HTTP answer.
@@ -184,11 +280,12 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
       }
       const existing = streams.get(roomId);
       if (existing) {
-        if (existing.broadcast === b) return;
+        if ((existing.source as { broadcast?: unknown }).broadcast === b) return;
+        // an older broadcast, or an edge pull of a publisher that has come to this node: its viewers reconnect
+        forget(existing);
         existing.end(false);
-        streams.delete(roomId);
       }
-      const stream: StreamFanout = new StreamFanout(roomId, b, limits, log, () => {
+      const stream: StreamFanout = new StreamFanout(roomId, broadcastSource(b), limits, log, () => {
         if (streams.get(roomId) === stream) streams.delete(roomId);
       });
       streams.set(roomId, stream);
@@ -219,10 +316,23 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
       return out;
     },
 
+    edgeRooms(): string[] {
+      return [...edges].map((s) => s.roomId);
+    },
+
+    edgePulls(): number {
+      let n = 0;
+      for (const stream of streams.values()) n += stream.edgeCount;
+      return n;
+    },
+
     close(): Promise<void> {
       closing ??= (async () => {
+        for (const t of idleTimers.values()) clearTimeout(t);
+        idleTimers.clear();
         for (const stream of streams.values()) stream.end(true);
         streams.clear();
+        edges.clear();
         for (const ws of wss.clients) ws.terminate();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

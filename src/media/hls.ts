@@ -5,6 +5,11 @@
 // host or home is given) with at most HLS_VIEWERS_PER_IP user agents: the
 // User-Agent is the client's to choose, so counting each one let one address
 // with 500 of them show 500 viewers.
+//
+// A room published on another node is served as an edge: its playlist and
+// segments are fetched from the origin once and kept a short while (the
+// playlist for a second, segments, whose names are never reused, until the
+// cache is full), so that an edge's viewers cost the origin one reader.
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type http from 'node:http';
@@ -12,6 +17,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { addressGroup } from './address.ts';
 import { CORS_HEADERS } from './flv-playback.ts';
+import { EDGE_HEADER } from './stream-source.ts';
 
 const HLS_PATH = /^\/hls\/([A-Za-z0-9_-]{1,128})\/(index\.m3u8|seg-\d{1,20}\.ts)$/;
 
@@ -30,8 +36,63 @@ interface Viewers {
   byAddress: Map<string, Set<string>>;
 }
 
-export function createHlsServer(opts: { dir: string; viewerWindowMs: number; maxViewersPerRoom: number; viewersPerAddress: number }): HlsServer {
+export interface HlsEdgeOptions {
+  /** The origin's base URL for a room published elsewhere, or null. */
+  originOf: (roomId: string) => Promise<string | null>;
+  nodeId: string;
+  /** Bytes of fetched playlists and segments kept. */
+  cacheBytes: number;
+  timeoutMs: number;
+}
+
+interface Cached {
+  body: Buffer;
+  type: string;
+  expiresAt: number;
+}
+
+const PLAYLIST_TTL_MS = 1000;
+const SEGMENT_TTL_MS = 60_000;
+
+export function createHlsServer(opts: { dir: string; viewerWindowMs: number; maxViewersPerRoom: number; viewersPerAddress: number; edge?: HlsEdgeOptions }): HlsServer {
   const seen = new Map<string, Viewers>();
+  // edge cache: path -> body, oldest first; and the fetches in flight, so that viewers asking at once share one
+  const cache = new Map<string, Cached>();
+  let cachedBytes = 0;
+  const fetching = new Map<string, Promise<Cached | null>>();
+
+  const fromOrigin = (roomId: string, name: string): Promise<Cached | null> => {
+    const edge = opts.edge!;
+    const key = `${roomId}/${name}`;
+    const hit = cache.get(key);
+    if (hit && hit.expiresAt > Date.now()) return Promise.resolve(hit);
+    let p = fetching.get(key);
+    if (!p) {
+      p = (async () => {
+        const base = await edge.originOf(roomId);
+        if (!base) return null;
+        const res = await fetch(`${base}/hls/${key}`, { headers: { [EDGE_HEADER]: edge.nodeId }, signal: AbortSignal.timeout(edge.timeoutMs) });
+        if (res.status !== 200) return null;
+        const body = Buffer.from(await res.arrayBuffer());
+        const entry = { body, type: res.headers.get('content-type') ?? 'application/octet-stream', expiresAt: Date.now() + (name === 'index.m3u8' ? PLAYLIST_TTL_MS : SEGMENT_TTL_MS) };
+        const old = cache.get(key);
+        if (old) cachedBytes -= old.body.length;
+        cache.delete(key);
+        cache.set(key, entry);
+        cachedBytes += body.length;
+        for (const [k, v] of cache) {
+          if (cachedBytes <= edge.cacheBytes) break;
+          cache.delete(k);
+          cachedBytes -= v.body.length;
+        }
+        return entry;
+      })()
+        .catch(() => null)
+        .finally(() => fetching.delete(key));
+      fetching.set(key, p);
+    }
+    return p;
+  };
 
   const drop = (v: Viewers, who: string) => {
     const e = v.byAgent.get(who);
@@ -75,14 +136,28 @@ export function createHlsServer(opts: { dir: string; viewerWindowMs: number; max
     res.end(JSON.stringify({ error: { code: 'stream_not_found', message: 'no HLS stream for this room (yet)' } }));
   };
 
+  async function serveFromOrigin(req: http.IncomingMessage, res: http.ServerResponse, roomId: string, name: string) {
+    const got = await fromOrigin(roomId, name);
+    if (!got) return notFound(res);
+    if (name === 'index.m3u8') countViewer(roomId, req);
+    res.writeHead(200, {
+      ...CORS_HEADERS,
+      'Content-Type': got.type,
+      'Content-Length': String(got.body.length),
+      'Cache-Control': name === 'index.m3u8' ? 'no-cache, no-store' : 'public, max-age=60',
+    });
+    res.end(req.method === 'HEAD' ? undefined : got.body);
+  }
+
   async function serve(req: http.IncomingMessage, res: http.ServerResponse, roomId: string, name: string) {
     const file = path.join(opts.dir, roomId, name);
     const head = req.method === 'HEAD';
     if (name === 'index.m3u8') {
       // small, rewritten (atomically, by rename) every segment: read whole
       const body = await readFile(file).catch(() => null);
-      if (!body) return notFound(res);
-      countViewer(roomId, req);
+      if (!body) return opts.edge ? serveFromOrigin(req, res, roomId, name) : notFound(res);
+      // an edge's fetch is not a viewer: the edge counts its own
+      if (req.headers[EDGE_HEADER] === undefined) countViewer(roomId, req);
       res.writeHead(200, {
         ...CORS_HEADERS,
         'Content-Type': 'application/vnd.apple.mpegurl',
@@ -93,7 +168,7 @@ export function createHlsServer(opts: { dir: string; viewerWindowMs: number; max
       return;
     }
     const info = await stat(file).catch(() => null);
-    if (!info?.isFile()) return notFound(res);
+    if (!info?.isFile()) return opts.edge ? serveFromOrigin(req, res, roomId, name) : notFound(res);
     res.writeHead(200, {
       ...CORS_HEADERS,
       'Content-Type': 'video/mp2t',

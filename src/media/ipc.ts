@@ -21,8 +21,23 @@ export interface MediaSettings {
   /** WHIP and WHEP offers being read or answered at once per client address. */
   webrtcMaxOffersPerAddress: number;
   viewersReportMs: number;
+  /** This node's name in the cluster (sent with an edge's pulls). */
+  nodeId: string;
+  edge: EdgeSettings;
   /** Questions to the supervisor fail after this. */
   ipcTimeoutMs: number;
+}
+
+/** Serving rooms published on other nodes. */
+export interface EdgeSettings {
+  /** A pull stops this long after its last viewer left. */
+  idleMs: number;
+  /** The origin must answer a pull within this; a pull that gets no bytes this long ends. */
+  timeoutMs: number;
+  /** Bytes of HLS playlists and segments an edge keeps. */
+  hlsCacheBytes: number;
+  /** How long the answer to "which node holds this room" is reused. */
+  locateCacheMs: number;
 }
 
 /** Where werift's ICE gathers candidates (WHIP and WHEP alike). */
@@ -55,17 +70,19 @@ export interface WhepSettings extends IceSettings {
 
 export type AuthorizeAnswer = { ok: true; roomId: string; record: boolean } | { ok: false; reason: string };
 export type StartedAnswer = { sessionId: string };
+/** The media HTTP base URL of the node that holds the room's publisher, when that is another node. */
+export type LocateAnswer = { originUrl: string | null };
 
 /** Questions the child asks; each gets one `answer` with the same id. */
-export type MediaRequest = { op: 'authorize'; key: string } | { op: 'started'; roomId: string; record: boolean };
+export type MediaRequest = { op: 'authorize'; key: string } | { op: 'started'; roomId: string; record: boolean } | { op: 'locate'; roomId: string };
 
 export type ChildMessage =
   | { t: 'ready'; rtmpPort: number; httpPort: number }
   | ({ t: 'ask'; id: number } & MediaRequest)
   /** The publisher of a live room is gone (its connection closed). */
   | { t: 'stopped'; roomId: string }
-  /** Players per room: FLV/WS-FLV and HLS. Rooms not listed have none. */
-  | { t: 'viewers'; flv: Record<string, number>; hls: Record<string, number>; whep: Record<string, number> }
+  /** Players per room on this node (rooms it is the origin or an edge of): FLV/WS-FLV, HLS and WHEP. Rooms not listed have none. */
+  | { t: 'viewers'; flv: Record<string, number>; hls: Record<string, number>; whep: Record<string, number>; edgePulls: number }
   | { t: 'preview'; roomId: string }
   /** An ffmpeg the child started or saw exit (the supervisor kills leftovers if the child dies). */
   | { t: 'ffmpeg'; pid: number; running: boolean }

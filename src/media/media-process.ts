@@ -18,10 +18,11 @@ import type { Logger } from 'pino';
 import { createLogger, maskProcessOutput } from '../logger.ts';
 import { ffmpegPath } from './ffmpeg.ts';
 import { createHlsServer, type HlsServer } from './hls.ts';
-import type { AuthorizeAnswer, ChildMessage, MediaRequest, MediaSettings, ParentMessage, StartedAnswer } from './ipc.ts';
+import type { AuthorizeAnswer, ChildMessage, LocateAnswer, MediaRequest, MediaSettings, ParentMessage, StartedAnswer } from './ipc.ts';
 import { createFlvPlayback, type FlvPlayback } from './flv-playback.ts';
 import { RoomOutputs } from './room-outputs.ts';
 import { startRtmpIngest, type Publisher, type RtmpIngest } from './rtmp-ingest.ts';
+import { pullSource } from './stream-source.ts';
 import { createOfferLimiter } from './webrtc-http.ts';
 import { createWhepPlayback, type WhepPlayback } from './whep.ts';
 import { createWhipIngest, type WhipIngest } from './whip.ts';
@@ -71,11 +72,23 @@ async function main(settings: MediaSettings): Promise<void> {
   await rm(path.join(settings.dataDir, 'hls'), { recursive: true, force: true });
 
   const live = new Map<string, Live>();
+  // Which node holds a room's publisher, asked of the supervisor and reused a moment (HLS players ask every segment).
+  const located = new Map<string, { url: string | null; at: number }>();
+  const originOf = async (roomId: string): Promise<string | null> => {
+    if (live.has(roomId)) return null;
+    const hit = located.get(roomId);
+    if (hit && Date.now() - hit.at < settings.edge.locateCacheMs) return hit.url;
+    const { originUrl } = await ask<LocateAnswer>({ op: 'locate', roomId });
+    if (located.size > 10_000) located.clear();
+    located.set(roomId, { url: originUrl, at: Date.now() });
+    return originUrl;
+  };
   const hls: HlsServer = createHlsServer({
     dir: path.join(settings.dataDir, 'hls'),
     viewerWindowMs: settings.hls.viewerWindowMs,
     viewersPerAddress: settings.hls.viewersPerAddress,
     maxViewersPerRoom: settings.flv.maxViewers,
+    edge: { originOf, nodeId: settings.nodeId, cacheBytes: settings.edge.hlsCacheBytes, timeoutMs: settings.edge.timeoutMs },
   });
   // WHIP publishers come in on the playback port and are bridged to RTMP (rtmpPort is known once ingest listens)
   let rtmpPort = 0;
@@ -107,7 +120,22 @@ async function main(settings: MediaSettings): Promise<void> {
         })
       : undefined;
   const webrtc = (req: IncomingMessage, res: ServerResponse) => Boolean(whip?.handle(req, res) || whep?.handle(req, res));
-  const playback: FlvPlayback = await createFlvPlayback({ host: settings.host, port: settings.httpPort, logger, ...settings.flv, requestTimeoutMs: settings.httpRequestTimeoutMs, onRequest: hls.handle, intercept: webrtc });
+  const playback: FlvPlayback = await createFlvPlayback({
+    host: settings.host,
+    port: settings.httpPort,
+    logger,
+    ...settings.flv,
+    requestTimeoutMs: settings.httpRequestTimeoutMs,
+    onRequest: hls.handle,
+    intercept: webrtc,
+    edgeIdleMs: settings.edge.idleMs,
+    locate: async (roomId) => {
+      const base = await originOf(roomId);
+      if (!base) return null;
+      const { timeoutMs } = settings.edge;
+      return pullSource({ url: `${base}/live/${roomId}.flv`, nodeId: settings.nodeId, connectTimeoutMs: timeoutMs, idleTimeoutMs: timeoutMs });
+    },
+  });
   const outputSettings = {
     ffmpegPath: bin,
     dataDir: settings.dataDir,
@@ -190,12 +218,13 @@ async function main(settings: MediaSettings): Promise<void> {
     const hc = hls.viewerCounts();
     const wc = whep?.viewerCounts() ?? {};
     const w: Record<string, number> = {};
-    for (const roomId of live.keys()) {
+    // the rooms published here and those served as an edge (the origin does not count an edge's pull)
+    for (const roomId of new Set([...live.keys(), ...Object.keys(all), ...Object.keys(hc)])) {
       if (all[roomId]) flv[roomId] = all[roomId];
       if (hc[roomId]) h[roomId] = hc[roomId];
       if (wc[roomId]) w[roomId] = wc[roomId];
     }
-    send({ t: 'viewers', flv, hls: h, whep: w });
+    send({ t: 'viewers', flv, hls: h, whep: w, edgePulls: playback.edgePulls() });
   }, settings.viewersReportMs);
 
   let shuttingDown: Promise<void> | undefined;

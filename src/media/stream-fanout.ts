@@ -1,7 +1,7 @@
-// One live room's FLV fan-out. It subscribes to the room's node-media-server
-// broadcast, which builds the FLV tags once per packet, keeps what a viewer
-// joining now needs (metadata, sequence headers, the GOP so far) and writes the
-// tags to its viewers. Hot-path rules (the cost per viewer is what limits a media
+// One live room's FLV fan-out. Its tags come from a StreamSource (the room's
+// node-media-server broadcast on an origin, an HTTP-FLV pull from the origin on
+// an edge); it keeps what a viewer joining now needs (metadata, sequence
+// headers, the GOP so far) and writes the tags to its viewers. Hot-path rules (the cost per viewer is what limits a media
 // node, and that cost is mostly one socket write, so: fewer writes):
 // - tags are batched: a coded video frame is sent at the end of the event-loop
 //   turn it arrived in, together with the audio and data queued since the last
@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
 import { classifyTag, flvFileHeader, TAG_AUDIO_HEADER, TAG_FLV_FILE_HEADER, TAG_KEYFRAME, TAG_META, TAG_VIDEO, TAG_VIDEO_HEADER } from './flv-tags.ts';
-import { internalSubscriber, type NmsBroadcast, type NmsSubscriber } from './rtmp-ingest.ts';
+import type { StreamSource } from './stream-source.ts';
 import { wsBinaryFrame } from './ws-frame.ts';
 
 const FLV_HEADER = flvFileHeader({ audio: true, video: true });
@@ -25,6 +25,8 @@ export interface Viewer {
   ws: WebSocket | null;
   /** Unsent bytes past which the viewer is dropped. */
   maxBuffered: number;
+  /** Another media node's pull (an edge): served like a viewer, not counted as one. */
+  edge?: boolean;
 }
 
 export interface FanoutLimits {
@@ -38,8 +40,7 @@ export interface FanoutLimits {
 
 export class StreamFanout {
   readonly roomId: string;
-  readonly broadcast: NmsBroadcast;
-  private readonly session: NmsSubscriber;
+  readonly source: StreamSource;
   private readonly limits: FanoutLimits;
   private readonly log: Logger;
   /** Viewers receiving the shared batches. */
@@ -58,27 +59,34 @@ export class StreamFanout {
   private flushSoon = false; // a setImmediate flush is queued
   private flushTimer: NodeJS.Timeout | null = null; // the max-delay flush for audio
   private ended = false;
+  private edges = 0;
+  private readonly onSourceClosed: () => void;
+  /** Runs when the last viewer (edges included) leaves. */
+  onIdle: (() => void) | null = null;
 
-  /** `onBroadcastClosed` runs when node-media-server ends the subscription (the publisher left), before the viewers are ended. */
-  constructor(roomId: string, broadcast: NmsBroadcast, limits: FanoutLimits, log: Logger, onBroadcastClosed: () => void) {
+  /** `onSourceClosed` runs when the source ends (the publisher left, the origin's stream stopped), before the viewers are ended. */
+  constructor(roomId: string, source: StreamSource, limits: FanoutLimits, log: Logger, onSourceClosed: () => void) {
     this.roomId = roomId;
-    this.broadcast = broadcast;
+    this.source = source;
     this.limits = limits;
     this.log = log;
-    this.session = internalSubscriber(broadcast.streamPath);
-    this.session.sendBuffer = (tag: Buffer) => this.onTag(tag);
-    this.session.close = () => {
-      onBroadcastClosed();
-      this.end(false);
-    };
+    this.onSourceClosed = onSourceClosed;
   }
 
-  /** Joins the broadcast: node-media-server hands over its cached tags at once, then every new one. */
+  /** Starts the source: a broadcast hands over its cached tags at once, then every new one. */
   subscribe(): void {
-    const err = this.broadcast.postPlay(this.session);
-    if (err) {
+    try {
+      this.source.open({
+        tag: (tag) => this.onTag(tag),
+        closed: () => {
+          if (this.ended) return;
+          this.onSourceClosed();
+          this.end(false);
+        },
+      });
+    } catch (err) {
       this.ended = true;
-      throw new Error(`subscribing to the broadcast failed: ${err}`);
+      throw err;
     }
   }
 
@@ -86,7 +94,18 @@ export class StreamFanout {
     return this.ended;
   }
 
+  /** Viewers, not counting other nodes' pulls. */
   get viewerCount(): number {
+    return this.live.size + this.waiting.size - this.edges;
+  }
+
+  /** Other nodes pulling this stream (edges). */
+  get edgeCount(): number {
+    return this.edges;
+  }
+
+  /** Everything connected: viewers and edges. */
+  get connectionCount(): number {
     return this.live.size + this.waiting.size;
   }
 
@@ -105,6 +124,7 @@ export class StreamFanout {
     }
     let bytes = 0;
     for (const p of parts) bytes += p.length;
+    if (v.edge) this.edges++;
     // the start-up burst does not count against the viewer's backlog allowance
     v.maxBuffered = this.limits.maxViewerBufferBytes + bytes;
     if (v.ws === null) {
@@ -118,8 +138,9 @@ export class StreamFanout {
   }
 
   removeViewer(v: Viewer): void {
-    this.live.delete(v);
-    this.waiting.delete(v);
+    if (!this.live.delete(v) && !this.waiting.delete(v)) return;
+    if (v.edge) this.edges--;
+    if (this.connectionCount === 0 && !this.ended) this.onIdle?.();
   }
 
   /** Leaves the broadcast and ends every viewer: gracefully, or at once (`terminate`, at shutdown). */
@@ -130,9 +151,9 @@ export class StreamFanout {
     this.pending = [];
     this.gop = null;
     try {
-      this.broadcast.donePlay(this.session);
+      this.source.close();
     } catch (err) {
-      this.log.warn({ err, roomId: this.roomId }, 'unsubscribing from the broadcast failed');
+      this.log.warn({ err, roomId: this.roomId }, 'closing the stream source failed');
     }
     for (const set of [this.live, this.waiting]) {
       for (const v of set) {
@@ -144,6 +165,7 @@ export class StreamFanout {
       }
       set.clear();
     }
+    this.edges = 0;
   }
 
   private onTag(tag: Buffer): void {
@@ -217,7 +239,7 @@ export class StreamFanout {
     if (this.live.size === 0) return;
     // one buffer per batch, shared by every viewer
     const batch = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
-    this.session.outBytes += batch.length;
+    this.source.countOut(batch.length);
     let frame: Buffer | null = null; // the batch as one WebSocket frame, built for the first WS viewer
     for (const v of this.live) {
       if (v.ws === null) this.send(v, batch);
