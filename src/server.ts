@@ -22,6 +22,7 @@ import { connectRedis, redisReady } from './redis.ts';
 import { createBreaker } from './resilience.ts';
 import { appJobSettings, breakerSettings, databaseSettings, httpSettings, jobRunnerSettings, recordingJobSettings, serviceSettings } from './settings.ts';
 import { startRooms, type RoomsServer } from './rooms/index.ts';
+import { registerRoomsMetrics } from './rooms/metrics.ts';
 import type { RoleChecks } from './http/routes/health.ts';
 
 export interface Liveroom {
@@ -125,6 +126,7 @@ export async function startLiveroom(config: Config, opts: StartOptions = {}): Pr
         onUpgrade: gate?.claimed,
       })
     : undefined;
+  if (rooms) registerRoomsMetrics(metricsRegistry);
   if (config.ROLES.includes('jobs')) {
     await appJobs.start();
     jobsStarted = true;

@@ -32,7 +32,7 @@ describe('live rooms across two processes (Redis + PostgreSQL)', { skip: !ready 
   dbUrl.pathname = `/${dbName}`;
   // A Redis database of its own keeps the matchmaker from seeing other tests' processes.
   const redisUrl = new URL(REDIS_URL);
-  redisUrl.pathname = `/${7 + (process.pid % 8)}`;
+  redisUrl.pathname = `/${4 + (process.pid % 3)}`;
   const children: ChildProcess[] = [];
   let dataDir: string;
   let urls: string[] = [];

@@ -66,7 +66,7 @@ describe('media origin and edge on two nodes', { skip: !ready && 'needs PostgreS
   const metrics = async (p: ServerProcess) => (await p.http.request('GET', '/metrics')).body as string;
 
   before(async () => {
-    store = await clusterStore('edge', (process.pid % 7) + 8);
+    store = await clusterStore('edge', 7 + (process.pid % 3));
     redis = new Redis(store.redisUrl);
     const nodeA = await nodeEnv('http,rooms,media,jobs');
     mediaA = nodeA.mediaUrl;

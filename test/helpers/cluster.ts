@@ -26,7 +26,7 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** `redisDb` apart from other suites' (1-15), so parallel test files do not share a matchmaker. */
+/** `redisDb` apart from other suites' (roles 1-3, scale-out 4-6, edge 7-9, cluster 10-12), so test files running side by side do not share a matchmaker. */
 export async function clusterStore(name: string, redisDb: number): Promise<ClusterStore> {
   const tag = randomBytes(4).toString('hex');
   const dbName = `lr_t_${name}_${tag}`;

@@ -1,0 +1,213 @@
+// The cluster behind its front door, as an operator runs it from deploy/: two
+// http processes, two rooms processes, two media nodes and one jobs process on
+// one PostgreSQL and Redis, and nginx with deploy/nginx.conf in front. Clients
+// use the front door only (REST, matchmaking, the rooms' WebSockets, FLV and
+// HLS); the streamer pushes RTMP to media node A. Every process is stopped at
+// the end, by pid.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { LiveroomClient, type LiveRoomConnection } from '../src/client/index.ts';
+import { httpClient, uniqueName, type HttpClient } from './helpers/app.ts';
+import { clusterEnv, clusterStore, type ClusterStore } from './helpers/cluster.ts';
+import { postgresAvailable } from './helpers/db.ts';
+import { firstCodedVideo, isKeyframe, readFlv, type FlvViewer } from './helpers/flv.ts';
+import { redisAvailable } from './helpers/jobs.ts';
+import { texts, until } from './helpers/live.ts';
+import { ffprobe, push, type Push } from './helpers/media.ts';
+import { freePort, ROOT, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
+import { eventually } from './helpers/wait.ts';
+
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
+const ready = (await postgresAvailable()) && (await redisAvailable());
+// npm test installs nginx (scripts/pretest.ts); under CI a missing one is a failure, never a skip
+if (!NGINX && process.env.CI === 'true') throw new Error('nginx is not installed: apt-get install -y nginx');
+
+function gauge(metrics: string, name: string): number | undefined {
+  const line = metrics.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+
+const codecs = async (url: string) => {
+  const { streams } = await ffprobe(url);
+  return [streams.find((s) => s.codec_type === 'video')?.codec_name, streams.find((s) => s.codec_type === 'audio')?.codec_name];
+};
+
+describe('a cluster behind nginx (2 http, 2 rooms, 2 media, 1 jobs)', { skip: (!ready && 'needs PostgreSQL and Redis') || (!NGINX && 'needs nginx (npm test installs it)') }, () => {
+  let store: ClusterStore;
+  const dirs: string[] = [];
+  const procs: ServerProcess[] = [];
+  let nginx: ChildProcess | undefined;
+  let front: string;
+  let http: HttpClient;
+  const pushes: Push[] = [];
+  const players: FlvViewer[] = [];
+  const conns: LiveRoomConnection[] = [];
+  let mediaA: ServerProcess;
+  let mediaB: ServerProcess;
+  let rooms: Record<'r1' | 'r2', ServerProcess>;
+  let envB: Record<string, string | undefined>;
+
+  before(async () => {
+    store = await clusterStore('cluster', 10 + (process.pid % 3));
+    const shared = await mkdtemp(path.join(tmpdir(), 'liveroom-cluster-'));
+    const ownB = await mkdtemp(path.join(tmpdir(), 'liveroom-cluster-b-'));
+    const prefix = await mkdtemp(path.join(tmpdir(), 'liveroom-nginx-'));
+    dirs.push(shared, ownB, prefix);
+    const frontPort = await freePort();
+    front = `http://127.0.0.1:${frontPort}`;
+    http = httpClient(front);
+    const [rtmpA, rtmpB, mediaPortA, mediaPortB] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const common = {
+      PUBLIC_URL: front,
+      MEDIA_PUBLIC_URL: front,
+      TRUST_PROXY: 'loopback',
+      MEDIA_HEARTBEAT_SEC: '1',
+      MEDIA_EDGE_IDLE_SEC: '1',
+      MEDIA_RESUME_GRACE_SEC: '3',
+      RANKINGS_DEBOUNCE_MS: '200',
+    };
+    const env = (roles: string, extra: Record<string, string> = {}, node = { dataDir: shared, rtmpPort: rtmpA, mediaHttpPort: mediaPortA }) =>
+      clusterEnv(store, { roles, ...node }, { ...common, ...extra });
+
+    // the jobs process first: it migrates the database
+    procs.push(await startServerProcess(env('jobs'), { readyPath: '/readyz' }));
+    // the others side by side; each rooms process is reached through the front door at /rooms/<name>
+    const started = await Promise.all([
+      startServerProcess(env('http'), { readyPath: '/readyz' }),
+      startServerProcess(env('http'), { readyPath: '/readyz' }),
+      startServerProcess(env('rooms', { ROOMS_PUBLIC_ADDRESS: `127.0.0.1:${frontPort}/rooms/r1` }), { readyPath: '/readyz' }),
+      startServerProcess(env('rooms', { ROOMS_PUBLIC_ADDRESS: `127.0.0.1:${frontPort}/rooms/r2` }), { readyPath: '/readyz' }),
+      startServerProcess(env('media'), { readyPath: '/readyz' }),
+      startServerProcess((envB = env('media', {}, { dataDir: ownB, rtmpPort: rtmpB, mediaHttpPort: mediaPortB })), { readyPath: '/readyz' }),
+    ]);
+    procs.push(...started);
+    const [http1, http2, r1, r2, a, b] = started;
+    rooms = { r1: r1!, r2: r2! };
+    mediaA = a!;
+    mediaB = b!;
+
+    // nginx with the shipped deploy/nginx.conf; where the processes are is this test's cluster.conf
+    const hostOf = (p: ServerProcess) => new URL(p.url).host;
+    await copyFile(path.join(ROOT, 'deploy/nginx.conf'), path.join(prefix, 'nginx.conf'));
+    await mkdir(path.join(prefix, 'tmp'));
+    await mkdir(path.join(prefix, 'logs'));
+    await writeFile(path.join(prefix, 'listen.conf'), `listen 127.0.0.1:${frontPort};\n`);
+    await writeFile(
+      path.join(prefix, 'cluster.conf'),
+      `upstream liveroom_http { least_conn; server ${hostOf(http1!)}; server ${hostOf(http2!)}; keepalive 16; }
+upstream liveroom_rooms { server ${hostOf(r1!)}; server ${hostOf(r2!)}; }
+upstream liveroom_media { least_conn; server 127.0.0.1:${mediaPortA} max_fails=1 fail_timeout=30s; server 127.0.0.1:${mediaPortB} max_fails=1 fail_timeout=30s; }
+map $rooms_node $rooms_backend { default ""; r1 ${hostOf(r1!)}; r2 ${hostOf(r2!)}; }
+`,
+    );
+    // as root nginx's workers would run as nobody, who cannot write this test's temp directory
+    const asRoot = process.getuid?.() === 0 ? ' user root;' : '';
+    nginx = spawn(NGINX!, ['-p', prefix, '-e', 'stderr', '-c', 'nginx.conf', '-g', `daemon off;${asRoot}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let nginxErr = '';
+    nginx.stderr!.on('data', (d) => (nginxErr += d));
+    await eventually(async () => {
+      if (nginx!.exitCode !== null) throw new Error(`nginx exited: ${nginxErr}`);
+      return (await http.request('GET', '/healthz').catch(() => ({ status: 0 }))).status === 200;
+    }, 'the front door answers');
+  });
+
+  after(async () => {
+    for (const v of players) v.close();
+    for (const p of pushes) p.child.kill('SIGKILL');
+    await Promise.allSettled(conns.map((c) => c.leave()));
+    if (nginx && nginx.exitCode === null) {
+      const gone = new Promise((r) => nginx!.once('exit', r));
+      nginx.kill('SIGTERM');
+      await gone;
+    }
+    await Promise.all(procs.map((p) => p.stop('SIGTERM')));
+    await store?.drop();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  test('through the front door: REST, rooms on both rooms processes with chat and gifts, FLV and HLS from both media nodes (one an edge), viewers summed; an edge dies and its viewers come back; the origin dies and the room is interrupted, then ended', async () => {
+    const streamer = await http.register(uniqueName('cs'));
+    const created = await http.request('POST', '/api/rooms', { token: streamer.token, json: { title: 'Cluster' } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const roomId = created.body.room.id as string;
+
+    // SDK clients through the front door; rooms are spread over both rooms processes
+    const fan = await http.register(uniqueName('cf'));
+    const other = await http.register(uniqueName('co'));
+    const viewer = await new LiveroomClient({ baseUrl: front, token: fan.token }).joinRoom(roomId);
+    const viewer2 = await new LiveroomClient({ baseUrl: front, token: other.token }).joinRoom(roomId);
+    conns.push(viewer, viewer2);
+    const held = async () => Promise.all([rooms.r1, rooms.r2].map(async (p) => gauge((await p.http.request('GET', '/metrics')).body, 'liveroom_rooms_held') ?? 0));
+    // more rooms (each with a client) until both processes hold one: Colyseus creates a room on the process with fewest
+    for (let i = 0; i < 6 && (await held()).includes(0); i++) {
+      const s = await http.register(uniqueName('cx'));
+      const made = await http.request('POST', '/api/rooms', { token: s.token, json: { title: `Cluster ${i}` } });
+      conns.push(await new LiveroomClient({ baseUrl: front, token: s.token }).joinRoom(made.body.room.id));
+    }
+    assert.ok((await held()).every((n) => n > 0), `both rooms processes hold rooms: ${await held()}`);
+
+    // chat and a REST gift reach both viewers (whichever http process took the request)
+    const heard = until(viewer2, () => texts(viewer2).includes('hello from the front door'), 'chat between viewers');
+    viewer.chat('hello from the front door');
+    await heard;
+    const gift = await http.request('POST', `/api/rooms/${roomId}/gifts`, { token: fan.token, json: { giftId: 'rose', count: 1 } });
+    assert.equal(gift.status, 201, JSON.stringify(gift.body));
+    await until(viewer2, () => viewer2.state.gifts.some((g) => g.userId === fan.id), 'the gift in the feed');
+
+    // RTMP straight to media node A: live in the room and over REST
+    pushes.push(push(created.body.ingest.rtmpUrl));
+    await until(viewer, () => viewer.state.status === 'live', 'live in the room', 30_000);
+    const room = (await http.request('GET', `/api/rooms/${roomId}`)).body.room;
+    assert.equal(room.playback.flv, `${front}/live/${roomId}.flv`);
+
+    // two FLV players through the front door: least_conn puts one on each node, so B relays the room as an edge
+    for (let i = 0; i < 2; i++) {
+      const player = readFlv(room.playback.flv);
+      players.push(player);
+      const t0 = Date.now();
+      const first = await eventually(() => firstCodedVideo(player.tags), 'a video frame', 20_000);
+      assert.ok(isKeyframe(first), 'a new player starts on a keyframe');
+      process.stdout.write(`# player ${i + 1}: first keyframe after ${Date.now() - t0} ms\n`);
+    }
+    await eventually(async () => gauge((await mediaB.http.request('GET', '/metrics')).body, 'liveroom_media_edge_rooms') === 1, 'B relays the room');
+    await eventually(async () => gauge((await mediaA.http.request('GET', '/metrics')).body, 'liveroom_media_edge_pulls') === 1, 'A serves one edge pull');
+    assert.deepEqual(await codecs(room.playback.flv), ['h264', 'aac']);
+    await eventually(async () => (await fetch(room.playback.hls)).status === 200, 'HLS through the front door', 30_000);
+    assert.deepEqual(await codecs(room.playback.hls), ['h264', 'aac']);
+    // both nodes' players are counted
+    await eventually(async () => (await http.request('GET', `/api/rooms/${roomId}`)).body.room.viewers >= 2, 'viewers over both nodes');
+    // the preview made by A is served through the front door by an http process
+    await eventually(async () => (await fetch(`${front}/previews/${roomId}.jpg`)).status === 200, 'the preview', 30_000);
+
+    // SIGKILL of B: its player's stream ends; a player that reconnects through the front door plays again (from A)
+    await mediaB.stop('SIGKILL');
+    await Promise.race(players.map((p) => p.done.catch(() => {})));
+    const again = readFlv(room.playback.flv);
+    players.push(again);
+    assert.ok(isKeyframe(await eventually(() => firstCodedVideo(again.tags), 'playing again after B died', 20_000)));
+    const status = (await http.request('GET', `/api/rooms/${roomId}`)).body.room;
+    assert.equal(status.status, 'live');
+    assert.equal(status.interrupted, false);
+
+    // B again, then SIGKILL of the origin A: B notices, the room is interrupted, then ended after the grace period
+    mediaB = await startServerProcess(envB, { readyPath: '/readyz' });
+    procs.push(mediaB);
+    await mediaA.stop('SIGKILL');
+    const db = new pg.Client({ connectionString: store.dbUrl });
+    await db.connect();
+    try {
+      const row = async () => (await db.query('select status, interrupted from rooms where id = $1', [roomId])).rows[0];
+      await eventually(async () => (await row()).interrupted === true, 'interrupted once the origin is gone', 30_000);
+      await eventually(async () => (await row()).status === 'ended', 'ended after the grace period', 30_000);
+    } finally {
+      await db.end();
+    }
+    await until(viewer, () => viewer.state.status === 'ended', 'ended in the room', 30_000);
+  });
+});
