@@ -2,6 +2,8 @@
 // loopback, against these peers side by side in the same run:
 //   liveroom     node-media-server RTMP ingest + Liveroom's HTTP-FLV (src/media/flv-playback.ts)
 //   liveroom-ws  the same, read as WS-FLV
+//   liveroom-edge  every viewer on a Liveroom edge, which pulls the stream once from a
+//               liveroom origin (both servers pinned to the server CPU; CPU is their sum)
 //   nms          a bare node-media-server 4 serving its own HTTP-FLV
 //   nginx        nginx + Debian's libnginx-mod-rtmp serving RTMP play
 //
@@ -29,7 +31,7 @@ const { values } = parseArgs({
   options: {
     viewers: { type: 'string', default: '100,500,1000' },
     seconds: { type: 'string', default: '20' },
-    peers: { type: 'string', default: 'liveroom,liveroom-ws,nms,nginx' },
+    peers: { type: 'string', default: 'liveroom,liveroom-ws,nms,nginx' }, // and liveroom-edge
     bitrate: { type: 'string', default: '2500' },
     ramp: { type: 'string', default: '1000' },
     'no-pin': { type: 'boolean', default: false },
@@ -37,10 +39,10 @@ const { values } = parseArgs({
 });
 const viewerCounts = values.viewers!.split(',').map(Number).filter((n) => n > 0);
 const seconds = Number(values.seconds);
-const peers = values.peers!.split(',') as ('liveroom' | 'liveroom-ws' | 'nms' | 'nginx')[];
+const peers = values.peers!.split(',') as ('liveroom' | 'liveroom-ws' | 'liveroom-edge' | 'nms' | 'nginx')[];
 for (const p of peers) {
-  if (!['liveroom', 'liveroom-ws', 'nms', 'nginx'].includes(p)) {
-    process.stderr.write(`unknown peer ${p}: use liveroom, liveroom-ws, nms, nginx\n`);
+  if (!['liveroom', 'liveroom-ws', 'liveroom-edge', 'nms', 'nginx'].includes(p)) {
+    process.stderr.write(`unknown peer ${p}: use liveroom, liveroom-ws, liveroom-edge, nms, nginx\n`);
     process.exit(2);
   }
 }
@@ -95,16 +97,19 @@ function encodeClip(): string {
 
 interface Server {
   pid: number;
+  /** Every process of the peer whose CPU counts (an edge and its origin); default [pid]. */
+  pids?: number[];
   readPort: number;
   publishPort: number;
   protocol: ReaderJob['protocol'];
   stop: () => Promise<void>;
 }
 
-async function startNodeServer(mode: 'liveroom' | 'nms', protocol: ReaderJob['protocol']): Promise<Server> {
+async function startNodeServer(mode: 'liveroom' | 'nms' | 'edge', protocol: ReaderJob['protocol'], origin?: string): Promise<Server> {
   const rtmpPort = await freePort();
   const httpPort = await freePort();
-  const [cmd, args] = withCpu(1, process.execPath, [path.join(here, 'flv-fanout-server.ts'), '--mode', mode, '--rtmp-port', String(rtmpPort), '--http-port', String(httpPort)]);
+  const modeArgs = mode === 'edge' ? ['--origin', origin!] : ['--rtmp-port', String(rtmpPort)];
+  const [cmd, args] = withCpu(1, process.execPath, [path.join(here, 'flv-fanout-server.ts'), '--mode', mode, '--http-port', String(httpPort), ...modeArgs]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const pid = await new Promise<number>((resolve, reject) => {
     let out = '';
@@ -116,9 +121,26 @@ async function startNodeServer(mode: 'liveroom' | 'nms', protocol: ReaderJob['pr
     child.once('exit', (code) => reject(new Error(`${mode} server exited (${code})`)));
   });
   child.stdout!.resume();
-  await waitPort(rtmpPort);
+  if (mode !== 'edge') await waitPort(rtmpPort);
   await waitPort(httpPort);
   return { pid, readPort: httpPort, publishPort: rtmpPort, protocol, stop: () => stopChild(child) };
+}
+
+/** A liveroom origin taking the publish and an edge the readers play from. */
+async function startEdgePair(): Promise<Server> {
+  const origin = await startNodeServer('liveroom', 'http-flv');
+  const edge = await startNodeServer('edge', 'http-flv', `http://127.0.0.1:${origin.readPort}`);
+  return {
+    pid: edge.pid,
+    pids: [edge.pid, origin.pid],
+    readPort: edge.readPort,
+    publishPort: origin.publishPort,
+    protocol: 'http-flv',
+    stop: async () => {
+      await edge.stop();
+      await origin.stop();
+    },
+  };
 }
 
 async function startNginx(): Promise<Server> {
@@ -190,21 +212,22 @@ async function runLoad(server: Server, peer: string, viewers: number, clip: stri
   let cpuPct = NaN;
   let rss = NaN;
   const load = loadavg()[0]!.toFixed(2);
+  const cpuOf = () => (server.pids ?? [server.pid]).reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   try {
     const result = await new Promise<ReaderResult>((resolve, reject) => {
       child.on('message', (m: { event: string; result?: ReaderResult; error?: string }) => {
         if (m.event === 'publishing') {
           rssBefore = rssMb(server.pid);
-          base0 = cpuSeconds(server.pid);
+          base0 = cpuOf();
           bt0 = performance.now();
         } else if (m.event === 'connecting') {
-          baseCpuPct = ((cpuSeconds(server.pid) - base0) / ((performance.now() - bt0) / 1000)) * 100;
+          baseCpuPct = ((cpuOf() - base0) / ((performance.now() - bt0) / 1000)) * 100;
         }
         else if (m.event === 'steady') {
-          cpu0 = cpuSeconds(server.pid);
+          cpu0 = cpuOf();
           t0 = performance.now();
         } else if (m.event === 'end') {
-          cpuPct = ((cpuSeconds(server.pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
+          cpuPct = ((cpuOf() - cpu0) / ((performance.now() - t0) / 1000)) * 100;
           rss = rssMb(server.pid);
         } else if (m.event === 'result') resolve(m.result!);
         else if (m.event === 'error') reject(new Error(m.error));
@@ -238,7 +261,9 @@ async function main(): Promise<void> {
         ? await startNginx()
         : peer === 'liveroom-ws'
           ? await startNodeServer('liveroom', 'ws-flv')
-          : await startNodeServer(peer, 'http-flv');
+          : peer === 'liveroom-edge'
+            ? await startEdgePair()
+            : await startNodeServer(peer, 'http-flv');
     try {
       for (const n of viewerCounts) {
         process.stdout.write(`${peer}: ${n} viewers for ${seconds} s...\n`);
@@ -256,7 +281,9 @@ async function main(): Promise<void> {
 }
 
 function printRow(r: Row): void {
-  process.stdout.write(`  ok ${r.result.complete}/${r.viewers}, cpu ${fmt(r.cpuPct, 1)}%, rss ${fmt(r.rssMb)} MB, ttff p50 ${fmt(pctl(r.result.ttffMs, 0.5))} ms, latency p50 ${r.result.latencyP50} ms, errors ${JSON.stringify(r.result.errors)}\n`);
+  process.stdout.write(
+    `  ok ${r.result.complete}/${r.viewers}, cpu ${fmt(r.cpuPct, 1)}%, rss ${fmt(r.rssMb)} MB, ttff first viewer ${fmt(r.result.ttffMs[0] ?? NaN)} ms, p50 ${fmt(pctl(r.result.ttffMs, 0.5))} ms, latency p50 ${r.result.latencyP50} ms p99 ${r.result.latencyP99} ms, errors ${JSON.stringify(r.result.errors)}\n`,
+  );
 }
 
 /** Core-microseconds per second per viewer, over the cost of the publish alone. */
@@ -265,7 +292,7 @@ function cpuPerViewer(r: Row): number {
 }
 
 function printTable(rows: Row[]): void {
-  const head = ['peer', 'viewers', '>=99% bytes', 'CPU % core', 'idle CPU %', 'CPU µs/s per viewer', 'vs nginx', 'RSS MB', 'KB/viewer', 'TTFF p50', 'TTFF p99', 'latency p50', 'latency p99', 'load1'];
+  const head = ['peer', 'viewers', '>=99% bytes', 'CPU % core', 'idle CPU %', 'CPU µs/s per viewer', 'vs nginx', 'RSS MB', 'KB/viewer', 'TTFF 1st', 'TTFF p50', 'TTFF p99', 'latency p50', 'latency p99', 'load1'];
   const lines = [head];
   for (const r of rows) {
     const perViewer = cpuPerViewer(r);
@@ -281,6 +308,7 @@ function printTable(rows: Row[]): void {
       Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : '-',
       fmt(r.rssMb),
       fmt(((r.rssMb - r.rssBeforeMb) * 1024) / r.viewers, 0),
+      `${fmt(r.result.ttffMs[0] ?? NaN)} ms`,
       `${fmt(pctl(r.result.ttffMs, 0.5))} ms`,
       `${fmt(pctl(r.result.ttffMs, 0.99))} ms`,
       `${fmt(r.result.latencyP50)} ms`,

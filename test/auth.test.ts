@@ -3,11 +3,13 @@ import { after, before, describe, test } from 'node:test';
 import { dbKinds } from './helpers/db.ts';
 import { startTestApp, uniqueName, type TestApp } from './helpers/app.ts';
 
+const ADMIN = { username: 'auth_admin', password: 'a long admin passphrase' };
+
 for (const kind of await dbKinds()) {
   describe(`accounts over HTTP (${kind})`, () => {
     let app: TestApp;
     before(async () => {
-      app = await startTestApp(kind);
+      app = await startTestApp(kind, { ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password });
     });
     after(() => app.close());
 
@@ -34,6 +36,51 @@ for (const kind of await dbKinds()) {
       const again = await app.http.request('GET', '/api/auth/me', { token });
       assert.equal(again.status, 401);
       assert.equal(again.body.error.code, 'unauthorized');
+    });
+
+    test('a signed-in user changes their password with the current one: the old one stops working, the token stays valid, it is audited', async () => {
+      const username = uniqueName('pw');
+      const old = 'the first long passphrase';
+      const user = await app.http.register(username, old);
+      const change = (json: unknown, token = user.token) => app.http.request('POST', '/api/auth/password', { token, json });
+
+      // refused, and nothing changes: wrong current password, weak or unchanged new one, bad bodies, no token
+      const wrong = await change({ currentPassword: 'not the password at all', newPassword: 'a brand new passphrase' });
+      assert.equal(wrong.status, 403);
+      assert.equal(wrong.body.error.code, 'wrong_password');
+      assert.equal((await change({ currentPassword: old, newPassword: 'short' })).body.error.code, 'weak_password');
+      assert.equal((await change({ currentPassword: old, newPassword: username })).body.error.code, 'weak_password');
+      assert.equal((await change({ currentPassword: old, newPassword: old })).body.error.code, 'weak_password');
+      for (const bad of [{}, { currentPassword: old }, { currentPassword: old, newPassword: 42 }, { currentPassword: old, newPassword: 'x'.repeat(5000) }, { currentPassword: old, newPassword: 'a brand new passphrase', extra: 1 }]) {
+        const r = await change(bad);
+        assert.equal(r.status, 400, JSON.stringify(bad));
+        assert.equal(r.body.error.code, 'validation_failed');
+      }
+      assert.equal((await app.http.request('POST', '/api/auth/password', { json: { currentPassword: old, newPassword: 'a brand new passphrase' } })).status, 401);
+      assert.equal((await app.http.request('POST', '/api/auth/login', { json: { username, password: old } })).status, 200, 'the old password still works after the refusals');
+
+      // changed
+      assert.equal((await change({ currentPassword: old, newPassword: 'a brand new passphrase' })).status, 204);
+      const withOld = await app.http.request('POST', '/api/auth/login', { json: { username, password: old } });
+      assert.equal(withOld.status, 401);
+      assert.equal(withOld.body.error.code, 'invalid_credentials');
+      assert.equal((await app.http.request('POST', '/api/auth/login', { json: { username, password: 'a brand new passphrase' } })).status, 200);
+      assert.equal((await app.http.request('GET', '/api/auth/me', { token: user.token })).status, 200, 'the session that changed it goes on');
+
+      const admin = (await app.http.request('POST', '/api/auth/login', { json: ADMIN })).body.token;
+      const audit = await app.http.request('GET', '/api/admin/audit-log?action=user.password_change&limit=100', { token: admin });
+      assert.deepEqual(audit.body.items.filter((a: any) => a.target === user.id).map((a: any) => a.actorId), [user.id], 'one entry, for the change that happened');
+    });
+
+    test('guessing the current password through the change endpoint is limited like logins', async () => {
+      const username = uniqueName('pwguess');
+      const user = await app.http.register(username, 'the real long passphrase');
+      let status = 0;
+      for (let i = 0; i < 30 && status !== 429; i++) {
+        status = (await app.http.request('POST', '/api/auth/password', { token: user.token, json: { currentPassword: `guess number ${i}`, newPassword: 'a brand new passphrase' } })).status;
+        if (status !== 429) assert.equal(status, 403);
+      }
+      assert.equal(status, 429, 'wrong guesses are rate limited');
     });
 
     test('a duplicate username (any case) is a 409 and creates nothing', async () => {

@@ -124,7 +124,8 @@ describe('media origin and edge on two nodes', { skip: !ready && 'needs PostgreS
     // one pull from A for B's viewers, and B says it relays the room
     await eventually(async () => gauge(await metrics(a), 'liveroom_media_edge_pulls') === 1, 'one edge pull on the origin');
     await eventually(async () => gauge(await metrics(b), 'liveroom_media_edge_rooms') === 1, 'B relays one room');
-    assert.ok((await nodesInRegistry()).find((n) => n.id !== origin.id)!.edgeRooms.includes(roomId), 'B announces the room as relayed');
+    // the registry hears it at B's next heartbeat
+    await eventually(async () => (await nodesInRegistry()).find((n) => n.id !== origin.id)?.edgeRooms.includes(roomId), 'B announces the room as relayed');
 
     // a viewer on A too: the room counts the viewers of both nodes (the edge's pull is no viewer)
     const onA = readFlv(`${mediaA}/live/${roomId}.flv`);

@@ -148,6 +148,10 @@ export class LiveroomClient {
   me(): Promise<{ user: User }> {
     return this.request('GET', '/auth/me');
   }
+  /** Changes the password; the current one is required (403 `wrong_password` otherwise). The token stays valid. */
+  async changePassword(currentPassword: string, newPassword: string): Promise<void> {
+    await this.request('POST', '/auth/password', { json: { currentPassword, newPassword } });
+  }
 
   // --- users and follows
   getUser(id: string): Promise<Profile> {

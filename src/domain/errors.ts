@@ -7,6 +7,7 @@ export const ERROR_CODES = [
   'overloaded',
   'unauthorized',
   'invalid_credentials',
+  'wrong_password',
   'forbidden',
   'not_found',
   'user_not_found',

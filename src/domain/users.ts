@@ -94,6 +94,23 @@ export function createUsers(deps: UsersDeps) {
       }
     },
 
+    /**
+     * Changes a signed-in user's password: the current one must be given (a stolen session alone cannot
+     * take the account over), the new one meets the policy and differs from it. The new hash and the
+     * `user.password_change` audit entry commit together.
+     */
+    async changePassword(userId: string, current: string, next: string, ctx: RequestContext): Promise<void> {
+      const row = await requireRow(db, userId);
+      if (!(await verifyPassword(row.passwordHash, current))) throw new DomainError('wrong_password', 'the current password is wrong');
+      if (next === current) throw new DomainError('weak_password', 'the new password must differ from the current one');
+      checkPasswordPolicy(next, row.username, deps.passwordPolicy);
+      const passwordHash = await hashPassword(next);
+      await db.transaction(async (tx) => {
+        await tx.update(users).set({ passwordHash }).where(eq(users.id, userId));
+        await recordAudit(tx, { actorId: userId, action: 'user.password_change', target: userId, ip: ctx.ip });
+      });
+    },
+
     /** Checks a username and password; the failure never says which of the two was wrong. */
     async authenticate(username: string, password: string, ctx: RequestContext): Promise<User> {
       const [row] = await db.select().from(users).where(sql`lower(${users.username}) = lower(${username})`).limit(1);

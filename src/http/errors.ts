@@ -12,6 +12,8 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   invalid_avatar_url: 400,
   unauthorized: 401,
   invalid_credentials: 401,
+  // signed in, but the current password given to change it is wrong: not a reason to sign out
+  wrong_password: 403,
   insufficient_funds: 402,
   cannot_gift_own_room: 403,
   gift_not_found: 404,

@@ -1,7 +1,8 @@
+import { DomainError } from '../../domain/errors.ts';
 import type { Services } from '../../domain/services.ts';
 import { addressKey, consumeOrThrow, type createLoginGuard, type Limiter } from '../limits.ts';
 import { route, type Api } from '../route.ts';
-import { loginBody, loginReply, registerBody, userReply } from '../schemas/users.ts';
+import { loginBody, loginReply, passwordChangeBody, registerBody, userReply } from '../schemas/users.ts';
 
 export function authRoutes(
   api: Api,
@@ -44,6 +45,34 @@ export function authRoutes(
       // The revocation is stored already (REST refuses the token); rooms hear of it to close its sessions.
       // Not awaited: a hanging Redis must not hold the logout.
       void services.events.publish('auth.revoked', { userId: req.auth!.userId, jti: req.auth!.jti }).catch((err: unknown) => req.log?.warn({ err }, 'revocation event not published'));
+      return { status: 204 };
+    },
+  );
+
+  route(
+    api,
+    {
+      method: 'post', path: '/auth/password', summary: 'Change the password (the current one is required)', tags: ['auth'], auth: 'user', body: passwordChangeBody,
+      responses: {
+        204: { description: 'Changed; the current token stays valid' },
+        400: { description: 'The new password is too weak or the same' },
+        403: { description: 'The current password is wrong (wrong_password)' },
+        429: { description: 'Too many wrong current passwords' },
+      },
+    },
+    async ({ user: signedIn, body, ctx }) => {
+      const user = signedIn!;
+      // wrong current passwords count against the same guard as failed logins: a stolen token cannot guess it
+      const ip = addressKey(ctx.ip ?? 'unknown');
+      await guards.login.attempt(user.username, ip);
+      try {
+        await services.users.changePassword(user.id, body.currentPassword, body.newPassword, ctx);
+      } catch (err) {
+        // only a wrong current password is a failed guess; a weak new one is not
+        if (!(err instanceof DomainError && err.code === 'wrong_password')) await guards.login.succeeded(user.username, ip);
+        throw err;
+      }
+      await guards.login.succeeded(user.username, ip);
       return { status: 204 };
     },
   );

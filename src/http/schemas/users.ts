@@ -12,6 +12,7 @@ export const nickname = plainText('nickname', 1, 32);
 export const registerBody = z.strictObject({ username, password, nickname: nickname.optional() });
 // Every username is ASCII (see `username`): anything else cannot match, and a NUL or a lone surrogate would
 // reach the database, and İ lowercases to "i" there but not in JS (the login guard's keys would differ).
+export const passwordChangeBody = z.strictObject({ currentPassword: password, newPassword: password });
 export const loginBody = z.strictObject({ username: z.string().min(1).max(64).regex(/^[\x21-\x7e]+$/, 'username must be printable ASCII'), password });
 export const profilePatchBody = z
   .strictObject({ nickname: nickname.optional(), avatarUrl: z.string().max(2048).nullable().optional() })
