@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 /**
  * Anything shaped like a stream key (`lr_` + base64url, see domain/stream-keys.ts),
@@ -13,9 +13,44 @@ export function maskStreamKeys(text: string): string {
   return text.replace(KEY_SHAPED, 'lr_***');
 }
 
-/** Every line is masked as written: whatever a message, a field or an error text carries, a stream key never reaches the log. */
-export function createLogger(level: string, name = 'liveroom'): Logger {
-  return pino({ name, level, hooks: { streamWrite: maskStreamKeys } });
+/** Drizzle's query errors end their message with `params: <every bound value>`: a password hash, a token id, a stream-key hash. */
+const PARAMS_TEXT = /\nparams: [\s\S]*?(?=\n {4}at |$)/g;
+const REDACTED = '[redacted]';
+
+const copy = (o: object): unknown => {
+  try {
+    return structuredClone(o);
+  } catch {
+    return { ...o };
+  }
+};
+
+/**
+ * pino's error serializer, with the bound values of a failed query taken out
+ * (the `params` field and the `params:` line of the message and stack), down
+ * the `cause` chain. The query text stays: it says what failed.
+ */
+export function serializeError(err: unknown): unknown {
+  // pino-http hands over what pino's serializer already made of it (a plain object): scrub a copy of that
+  const out: unknown = err instanceof Error ? pino.stdSerializers.err(err) : err && typeof err === 'object' ? copy(err) : err;
+  const scrub = (e: unknown, depth: number): void => {
+    if (!e || typeof e !== 'object' || depth > 5) return;
+    const o = e as Record<string, unknown>;
+    if ('params' in o) o.params = REDACTED;
+    for (const k of ['message', 'stack'] as const) if (typeof o[k] === 'string') o[k] = (o[k] as string).replace(PARAMS_TEXT, `\nparams: ${REDACTED}`);
+    scrub(o.cause, depth + 1);
+  };
+  scrub(out, 0);
+  return out;
+}
+
+/**
+ * Every line is masked as written: whatever a message, a field or an error text carries, a stream key never reaches the log;
+ * errors are logged without the bound values of a failed query. `destination` is for tests (default stdout).
+ */
+export function createLogger(level: string, name = 'liveroom', destination?: DestinationStream): Logger {
+  const options = { name, level, hooks: { streamWrite: maskStreamKeys }, serializers: { err: serializeError } };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 let masked = false;

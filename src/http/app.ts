@@ -7,6 +7,7 @@ import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { serializeError } from '../logger.ts';
 import { pinoHttp } from 'pino-http';
 import type { Services } from '../domain/services.ts';
 import type { User } from '../domain/users.ts';
@@ -97,6 +98,8 @@ export function createApp(deps: AppDeps): HttpApp {
   app.use(
     pinoHttp({
       logger: deps.logger,
+      // the app's error serializer (no bound values of a failed query), not pino-http's own
+      serializers: { err: serializeError },
       genReqId: (req, res) => {
         const given = req.headers['x-request-id'];
         const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
