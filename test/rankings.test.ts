@@ -197,3 +197,37 @@ for (const mode of live) {
     });
   });
 }
+
+// Two refreshes of one board at once (jobs of consecutive debounce slots on several workers, or a job and a
+// read that found the board stale) may finish in either order: the older one must not land last.
+for (const kind of kinds) {
+  describe(`refreshes that finish out of order (${kind})`, () => {
+    let app: TestApp;
+    before(async () => {
+      // no jobs role: nothing refreshes the boards but this test
+      app = await startTestApp(kind, { ...ENV, ROLES: 'http' });
+    });
+    after(() => app.close());
+
+    test('a refresh as of an earlier time than the stored board changes nothing; a later one does', async () => {
+      const streamer = await newUser(app, 'orderstar');
+      await createRoom(app, streamer);
+      await follow(app, await newUser(app, 'orderfan1'), streamer);
+      const before = new Date();
+      await follow(app, await newUser(app, 'orderfan2'), streamer);
+      const rk = app.services.rankings;
+      const score = async (window: RankWindow) => (await rk.get('streamer_followers', window, 100)).items.find((i) => i.id === streamer.id)?.score;
+
+      // the newer compute lands first, then the older one (its compute saw one follow only)
+      await rk.refresh(['streamer_followers'], new Date());
+      for (const w of WINDOWS) assert.equal(await score(w), 2, w);
+      assert.deepEqual(await rk.refresh(['streamer_followers'], before), [], 'the older refresh reports no change');
+      for (const w of WINDOWS) assert.equal(await score(w), 2, `${w}: still the newer board`);
+
+      // a later refresh moves the board on
+      await follow(app, await newUser(app, 'orderfan3'), streamer);
+      await rk.refresh(['streamer_followers'], new Date());
+      for (const w of WINDOWS) assert.equal(await score(w), 3, w);
+    });
+  });
+}

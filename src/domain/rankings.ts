@@ -13,7 +13,7 @@
 // of the data. A compute that changes a board publishes `rankings.updated`.
 import { createHash } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
-import type { Db } from '../db/connect.ts';
+import type { Db, Executor } from '../db/connect.ts';
 import { RANKING_BOARDS, RANKING_WINDOWS, rankingSnapshots } from '../db/schema.ts';
 import { toInt } from '../db/sql-runner.ts';
 import type { EventBus } from './events.ts';
@@ -75,13 +75,13 @@ export function createRankings(deps: RankingsDeps) {
   const { db } = deps;
   const clock = deps.now ?? (() => new Date());
 
-  const rows = async (q: ReturnType<typeof sql>): Promise<RankItem[]> => {
-    const r = (await db.execute(q)) as unknown as { rows: { id: string; name: string | null; score: unknown }[] };
+  const rows = async (q: ReturnType<typeof sql>, exec: Executor): Promise<RankItem[]> => {
+    const r = (await exec.execute(q)) as unknown as { rows: { id: string; name: string | null; score: unknown }[] };
     return r.rows.map((x) => ({ id: x.id, name: x.name ?? '', score: toInt(x.score) }));
   };
 
   /** The board as of `now`, straight from the data. */
-  async function compute(board: Board, window: RankWindow, now: Date): Promise<RankItem[]> {
+  async function compute(board: Board, window: RankWindow, now: Date, exec: Executor = db): Promise<RankItem[]> {
     const start = periodStart(window, now)?.toISOString() ?? null;
     const end = now.toISOString();
     const limit = deps.size;
@@ -92,13 +92,13 @@ export function createRankings(deps: RankingsDeps) {
             SELECT u.id, u.nickname AS name, u.followers_count AS score
             FROM users u JOIN rooms r ON r.streamer_id = u.id
             WHERE u.followers_count > 0
-            ORDER BY score DESC, u.id COLLATE "C" LIMIT ${limit}`);
+            ORDER BY score DESC, u.id COLLATE "C" LIMIT ${limit}`, exec);
         return rows(sql`
           SELECT u.id, u.nickname AS name, count(*) AS score
           FROM follows f JOIN users u ON u.id = f.followee_id JOIN rooms r ON r.streamer_id = u.id
           WHERE f.created_at >= ${start} AND f.created_at <= ${end}
           GROUP BY u.id, u.nickname
-          ORDER BY score DESC, u.id COLLATE "C" LIMIT ${limit}`);
+          ORDER BY score DESC, u.id COLLATE "C" LIMIT ${limit}`, exec);
       case 'streamer_revenue':
         return rows(sql`
           SELECT t.recipient_id AS id, u.nickname AS name, sum(e.amount) AS score
@@ -108,7 +108,7 @@ export function createRankings(deps: RankingsDeps) {
           WHERE t.kind = 'gift' AND t.at <= ${end} ${start === null ? sql`` : sql`AND t.at >= ${start}`}
           GROUP BY t.recipient_id, u.nickname
           HAVING sum(e.amount) > 0
-          ORDER BY score DESC, t.recipient_id COLLATE "C" LIMIT ${limit}`);
+          ORDER BY score DESC, t.recipient_id COLLATE "C" LIMIT ${limit}`, exec);
       case 'room_audience':
         return rows(sql`
           SELECT r.id, r.title AS name, max(s.peak_online) AS score
@@ -116,7 +116,7 @@ export function createRankings(deps: RankingsDeps) {
           WHERE s.started_at <= ${end} ${start === null ? sql`` : sql`AND (s.ended_at IS NULL OR s.ended_at >= ${start})`}
           GROUP BY r.id, r.title
           HAVING max(s.peak_online) > 0
-          ORDER BY score DESC, r.id COLLATE "C" LIMIT ${limit}`);
+          ORDER BY score DESC, r.id COLLATE "C" LIMIT ${limit}`, exec);
     }
   }
 
@@ -128,20 +128,24 @@ export function createRankings(deps: RankingsDeps) {
     items: r.items.slice(0, limit),
   });
 
-  /** Computes and stores one board; true when it changed. */
+  /**
+   * Computes and stores one board as of `now`; true when it changed. Boards only move forward: two refreshes
+   * of one board (jobs of consecutive debounce slots on several workers, a read that found it stale) take the
+   * board's row in turn, and one whose `now` is older than the stored board's changes nothing, so an older
+   * compute never overwrites a newer one, whichever finishes last.
+   */
   async function store(board: Board, window: RankWindow, now: Date): Promise<boolean> {
-    const items = await compute(board, window, now);
     const start = periodStart(window, now);
-    const digest = digestOf(start, items);
-    const [before] = await db
-      .select({ digest: rankingSnapshots.digest })
-      .from(rankingSnapshots)
-      .where(and(eq(rankingSnapshots.board, board), eq(rankingSnapshots.window, window)));
-    await db
-      .insert(rankingSnapshots)
-      .values({ board, window, periodStart: start, items, digest, computedAt: now })
-      .onConflictDoUpdate({ target: [rankingSnapshots.board, rankingSnapshots.window], set: { periodStart: start, items, digest, computedAt: now } });
-    return before?.digest !== digest;
+    return db.transaction(async (tx) => {
+      const where = and(eq(rankingSnapshots.board, board), eq(rankingSnapshots.window, window));
+      await tx.insert(rankingSnapshots).values({ board, window, periodStart: start, items: [], digest: '', computedAt: now }).onConflictDoNothing();
+      const [before] = await tx.select({ digest: rankingSnapshots.digest, computedAt: rankingSnapshots.computedAt }).from(rankingSnapshots).where(where).for('update');
+      if (before && before.computedAt.getTime() > now.getTime()) return false;
+      const items = await compute(board, window, now, tx);
+      const digest = digestOf(start, items);
+      await tx.update(rankingSnapshots).set({ periodStart: start, items, digest, computedAt: now }).where(where);
+      return before?.digest !== digest;
+    });
   }
 
   async function publish(changed: { board: string; window: string }[], now: Date) {
