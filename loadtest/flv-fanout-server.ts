@@ -35,7 +35,6 @@ if ((mode !== 'liveroom' && mode !== 'nms' && mode !== 'edge') || !httpPort || (
 if (mode === 'edge') {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'liveroom-bench-edge-'));
   const settings = mediaSettings(loadConfig({ JWT_SECRET: 'x'.repeat(32), DATA_DIR: dataDir }), { rtmp: 0, http: httpPort }, 'bench-edge');
-  const { timeoutMs } = settings.edge;
   const edge = await createFlvPlayback({
     host: '127.0.0.1',
     port: httpPort,
@@ -43,7 +42,7 @@ if (mode === 'edge') {
     ...settings.flv,
     requestTimeoutMs: settings.httpRequestTimeoutMs,
     edgeIdleMs: settings.edge.idleMs,
-    locate: async (room) => pullSource({ url: `${values.origin}/live/${room}.flv`, nodeId: 'bench-edge', connectTimeoutMs: timeoutMs, idleTimeoutMs: timeoutMs }),
+    locate: async (room) => pullSource({ url: `${values.origin}/live/${room}.flv`, nodeId: 'bench-edge', timeoutMs: settings.edge.timeoutMs }),
   });
   process.stdout.write(JSON.stringify({ ready: true, pid: process.pid }) + '\n');
   const stop = async () => {

@@ -12,21 +12,15 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { uniqueName } from './helpers/app.ts';
-import { clusterEnv, clusterStore, type ClusterStore } from './helpers/cluster.ts';
+import { clusterEnv, clusterStore, gauge, type ClusterStore } from './helpers/cluster.ts';
 import { postgresAvailable } from './helpers/db.ts';
 import { firstCodedVideo, isKeyframe, readFlv, type FlvViewer } from './helpers/flv.ts';
 import { redisAvailable } from './helpers/jobs.ts';
-import { ffprobe, push, type Push } from './helpers/media.ts';
+import { codecNames, push, type Push } from './helpers/media.ts';
 import { freePort, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
 import { eventually } from './helpers/wait.ts';
 
 const ready = (await postgresAvailable()) && (await redisAvailable());
-
-/** A gauge's value in a Prometheus text page, or undefined when it is not there. */
-function gauge(metrics: string, name: string, labels = ''): number | undefined {
-  const line = metrics.split('\n').find((l) => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name} `)));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
 
 describe('media origin and edge on two nodes', { skip: !ready && 'needs PostgreSQL and Redis' }, () => {
   let store: ClusterStore;
@@ -113,13 +107,9 @@ describe('media origin and edge on two nodes', { skip: !ready && 'needs PostgreS
       assert.ok(isKeyframe(first), 'an edge viewer starts on a keyframe');
     }
     // the edge plays what the origin does: H.264 and AAC, over FLV and HLS
-    const codecs = async (url: string) => {
-      const { streams } = await ffprobe(url);
-      return [streams.find((s) => s.codec_type === 'video')?.codec_name, streams.find((s) => s.codec_type === 'audio')?.codec_name];
-    };
-    assert.deepEqual(await codecs(`${mediaB}/live/${roomId}.flv`), ['h264', 'aac']);
+    assert.deepEqual(await codecNames(`${mediaB}/live/${roomId}.flv`), ['h264', 'aac']);
     await eventually(async () => (await fetch(`${mediaB}/hls/${roomId}/index.m3u8`)).status === 200, 'HLS through the edge', 30_000);
-    assert.deepEqual(await codecs(`${mediaB}/hls/${roomId}/index.m3u8`), ['h264', 'aac']);
+    assert.deepEqual(await codecNames(`${mediaB}/hls/${roomId}/index.m3u8`), ['h264', 'aac']);
 
     // one pull from A for B's viewers, and B says it relays the room
     await eventually(async () => gauge(await metrics(a), 'liveroom_media_edge_pulls') === 1, 'one edge pull on the origin');

@@ -21,8 +21,6 @@ export interface FlvPlayback {
   detach(roomId: string): void;
   viewers(roomId: string): number;
   viewerCounts(): Record<string, number>;
-  /** Rooms this node pulls from their origin now. */
-  edgeRooms(): string[];
   /** Pulls of this node's streams by edges, over all rooms. */
   edgePulls(): number;
   close(): Promise<void>;
@@ -94,29 +92,26 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
   };
 
   // Edges: one pull per room, however many viewers ask at once; stopped when idle.
-  const edges = new Set<StreamFanout>();
   const opening = new Map<string, Promise<StreamFanout | undefined>>();
   const idleTimers = new Map<StreamFanout, NodeJS.Timeout>();
   const edgeIdleMs = opts.edgeIdleMs ?? 10_000;
+  /** Drops an edge stream's idle timer and its place in `streams` (it ended, or is being replaced). */
+  const forget = (stream: StreamFanout) => {
+    clearTimeout(idleTimers.get(stream));
+    idleTimers.delete(stream);
+    if (streams.get(stream.roomId) === stream) streams.delete(stream.roomId);
+  };
   const armIdle = (stream: StreamFanout) => {
     clearTimeout(idleTimers.get(stream));
     idleTimers.set(
       stream,
       setTimeout(() => {
-        idleTimers.delete(stream);
-        if (stream.connectionCount > 0 || streams.get(stream.roomId) !== stream) return;
-        streams.delete(stream.roomId);
-        edges.delete(stream);
+        if (stream.connectionCount > 0 || streams.get(stream.roomId) !== stream) return void idleTimers.delete(stream);
+        forget(stream);
         stream.end(false);
         log.info({ roomId: stream.roomId }, 'edge pull stopped: no viewers');
       }, edgeIdleMs),
     );
-  };
-  const forget = (stream: StreamFanout) => {
-    clearTimeout(idleTimers.get(stream));
-    idleTimers.delete(stream);
-    edges.delete(stream);
-    if (streams.get(stream.roomId) === stream) streams.delete(stream.roomId);
   };
   const edgeOf = (roomId: string): Promise<StreamFanout | undefined> => {
     if (!opts.locate || closing) return Promise.resolve(undefined);
@@ -132,7 +127,6 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
         const stream: StreamFanout = new StreamFanout(roomId, source, limits, log, () => forget(stream));
         stream.onIdle = () => armIdle(stream);
         streams.set(roomId, stream);
-        edges.add(stream);
         stream.subscribe();
         armIdle(stream); // a pull nobody ends up watching stops too
         log.info({ roomId }, 'edge pull started');
@@ -149,11 +143,8 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
     return opts.locate ? edgeOf(roomId) : undefined;
   };
   const join = (stream: StreamFanout, v: Viewer) => {
-    const idle = idleTimers.get(stream);
-    if (idle) {
-      clearTimeout(idle);
-      idleTimers.delete(stream);
-    }
+    clearTimeout(idleTimers.get(stream));
+    idleTimers.delete(stream);
     stream.addViewer(v);
   };
 
@@ -316,10 +307,6 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
       return out;
     },
 
-    edgeRooms(): string[] {
-      return [...edges].map((s) => s.roomId);
-    },
-
     edgePulls(): number {
       let n = 0;
       for (const stream of streams.values()) n += stream.edgeCount;
@@ -332,7 +319,6 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
         idleTimers.clear();
         for (const stream of streams.values()) stream.end(true);
         streams.clear();
-        edges.clear();
         for (const ws of wss.clients) ws.terminate();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

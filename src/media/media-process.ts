@@ -132,8 +132,7 @@ async function main(settings: MediaSettings): Promise<void> {
     locate: async (roomId) => {
       const base = await originOf(roomId);
       if (!base) return null;
-      const { timeoutMs } = settings.edge;
-      return pullSource({ url: `${base}/live/${roomId}.flv`, nodeId: settings.nodeId, connectTimeoutMs: timeoutMs, idleTimeoutMs: timeoutMs });
+      return pullSource({ url: `${base}/live/${roomId}.flv`, nodeId: settings.nodeId, timeoutMs: settings.edge.timeoutMs });
     },
   });
   const outputSettings = {

@@ -51,10 +51,8 @@ export interface PullOptions {
   url: string;
   /** This node's id, sent in EDGE_HEADER. */
   nodeId: string;
-  /** The origin must answer within this. */
-  connectTimeoutMs: number;
-  /** No bytes from the origin for this long ends the pull (a stalled origin). */
-  idleTimeoutMs: number;
+  /** The origin must answer within this, and a pull that gets no bytes for this long ends (a stalled origin). */
+  timeoutMs: number;
 }
 
 /** An edge's one pull of a room's HTTP-FLV from its origin, whatever its viewer count. */
@@ -72,13 +70,11 @@ export function pullSource(opts: PullOptions): StreamSource {
       const reader = new FlvReader((tag) => {
         if (!done) sink.tag(tag);
       });
-      req = http.get(opts.url, { headers: { [EDGE_HEADER]: opts.nodeId }, timeout: opts.connectTimeoutMs }, (res) => {
+      req = http.get(opts.url, { headers: { [EDGE_HEADER]: opts.nodeId }, timeout: opts.timeoutMs }, (res) => {
         if (res.statusCode !== 200) {
           res.resume();
           return finish();
         }
-        res.socket.setTimeout(opts.idleTimeoutMs);
-        res.socket.once('timeout', finish);
         res.on('data', (chunk: Buffer) => {
           try {
             reader.push(chunk);

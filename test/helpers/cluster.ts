@@ -69,3 +69,9 @@ export function clusterEnv(
     ...extra,
   };
 }
+
+/** An unlabelled gauge's value in a Prometheus text page, or undefined when it is not there. */
+export function gauge(metrics: string, name: string): number | undefined {
+  const line = metrics.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}

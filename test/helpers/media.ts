@@ -113,6 +113,12 @@ export function ffprobe(url: string, entries = 'stream=codec_type,codec_name,wid
 // --- raw RTMP (malformed input) -------------------------------------------------
 
 /** A TCP client to the RTMP port that records whether the server closed it. */
+/** The video and audio codec names ffprobe finds at `url` (a data track, as in FLV, is left out). */
+export async function codecNames(url: string): Promise<[string | undefined, string | undefined]> {
+  const { streams } = await ffprobe(url);
+  return [streams.find((s) => s.codec_type === 'video')?.codec_name, streams.find((s) => s.codec_type === 'audio')?.codec_name];
+}
+
 export async function rawRtmp(port: number): Promise<{ socket: net.Socket; closed: Promise<void>; received: () => number }> {
   const socket = net.connect(port, '127.0.0.1');
   socket.on('error', () => {});
