@@ -56,7 +56,7 @@ const server = await startServerProcess({
   MATCHMAKE_PER_IP_PER_MIN: '100000000',
   MATCHMAKE_PENDING_PER_IP: '100000',
   CHAT_RATE_POINTS: '1000',
-  ROOM_MAX_CLIENTS: String(VIEWERS + 100),
+  ROOM_SHARD_SIZE: String(VIEWERS + 100),
 });
 const stop = async () => {
   await server.stop('SIGTERM');

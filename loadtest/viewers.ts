@@ -343,7 +343,7 @@ async function liveroomPhase(o: { viewers: number; rate: number; seconds: number
       MATCHMAKE_PENDING_PER_IP: '100000',
       REGISTER_PER_IP_PER_HOUR: '100000',
       SHED_TARGET_DELAY_MS: '100000',
-      ROOM_MAX_CLIENTS: String(o.viewers + 100),
+      ROOM_SHARD_SIZE: String(o.viewers + 100),
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('ROOM_PATCH') || k.startsWith('CHAT_'))),
     },
     stdio: ['ignore', 'ignore', 'inherit'],

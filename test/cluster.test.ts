@@ -14,12 +14,12 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { LiveroomClient, type LiveRoomConnection } from '../src/client/index.ts';
 import { httpClient, uniqueName, type HttpClient } from './helpers/app.ts';
-import { clusterEnv, clusterStore, type ClusterStore } from './helpers/cluster.ts';
+import { clusterEnv, clusterStore, gauge, type ClusterStore } from './helpers/cluster.ts';
 import { postgresAvailable } from './helpers/db.ts';
 import { firstCodedVideo, isKeyframe, readFlv, type FlvViewer } from './helpers/flv.ts';
 import { redisAvailable } from './helpers/jobs.ts';
-import { texts, until } from './helpers/live.ts';
-import { ffprobe, push, type Push } from './helpers/media.ts';
+import { next, texts, until } from './helpers/live.ts';
+import { codecNames, push, type Push } from './helpers/media.ts';
 import { freePort, ROOT, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
 import { eventually } from './helpers/wait.ts';
 
@@ -27,16 +27,6 @@ const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 const ready = (await postgresAvailable()) && (await redisAvailable());
 // npm test installs nginx (scripts/pretest.ts); under CI a missing one is a failure, never a skip
 if (!NGINX && process.env.CI === 'true') throw new Error('nginx is not installed: apt-get install -y nginx');
-
-function gauge(metrics: string, name: string): number | undefined {
-  const line = metrics.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
-}
-
-const codecs = async (url: string) => {
-  const { streams } = await ffprobe(url);
-  return [streams.find((s) => s.codec_type === 'video')?.codec_name, streams.find((s) => s.codec_type === 'audio')?.codec_name];
-};
 
 describe('a cluster behind nginx (2 http, 2 rooms, 2 media, 1 jobs)', { skip: (!ready && 'needs PostgreSQL and Redis') || (!NGINX && 'needs nginx (npm test installs it)') }, () => {
   let store: ClusterStore;
@@ -81,8 +71,9 @@ describe('a cluster behind nginx (2 http, 2 rooms, 2 media, 1 jobs)', { skip: (!
     const started = await Promise.all([
       startServerProcess(env('http'), { readyPath: '/readyz' }),
       startServerProcess(env('http'), { readyPath: '/readyz' }),
-      startServerProcess(env('rooms', { ROOMS_PUBLIC_ADDRESS: `127.0.0.1:${frontPort}/rooms/r1` }), { readyPath: '/readyz' }),
-      startServerProcess(env('rooms', { ROOMS_PUBLIC_ADDRESS: `127.0.0.1:${frontPort}/rooms/r2` }), { readyPath: '/readyz' }),
+      // small shards, so the hot-room test spreads one room over both rooms processes with a few clients
+      startServerProcess(env('rooms', { ROOMS_PUBLIC_ADDRESS: `127.0.0.1:${frontPort}/rooms/r1`, ROOM_SHARD_SIZE: '3' }), { readyPath: '/readyz' }),
+      startServerProcess(env('rooms', { ROOMS_PUBLIC_ADDRESS: `127.0.0.1:${frontPort}/rooms/r2`, ROOM_SHARD_SIZE: '3' }), { readyPath: '/readyz' }),
       startServerProcess(env('media'), { readyPath: '/readyz' }),
       startServerProcess((envB = env('media', {}, { dataDir: ownB, rtmpPort: rtmpB, mediaHttpPort: mediaPortB })), { readyPath: '/readyz' }),
     ]);
@@ -177,9 +168,9 @@ map $rooms_node $rooms_backend { default ""; r1 ${hostOf(r1!)}; r2 ${hostOf(r2!)
     }
     await eventually(async () => gauge((await mediaB.http.request('GET', '/metrics')).body, 'liveroom_media_edge_rooms') === 1, 'B relays the room');
     await eventually(async () => gauge((await mediaA.http.request('GET', '/metrics')).body, 'liveroom_media_edge_pulls') === 1, 'A serves one edge pull');
-    assert.deepEqual(await codecs(room.playback.flv), ['h264', 'aac']);
+    assert.deepEqual(await codecNames(room.playback.flv), ['h264', 'aac']);
     await eventually(async () => (await fetch(room.playback.hls)).status === 200, 'HLS through the front door', 30_000);
-    assert.deepEqual(await codecs(room.playback.hls), ['h264', 'aac']);
+    assert.deepEqual(await codecNames(room.playback.hls), ['h264', 'aac']);
     // both nodes' players are counted
     await eventually(async () => (await http.request('GET', `/api/rooms/${roomId}`)).body.room.viewers >= 2, 'viewers over both nodes');
     // the preview made by A is served through the front door by an http process
@@ -209,5 +200,71 @@ map $rooms_node $rooms_backend { default ""; r1 ${hostOf(r1!)}; r2 ${hostOf(r2!)
       await db.end();
     }
     await until(viewer, () => viewer.state.status === 'ended', 'ended in the room', 30_000);
+  });
+
+  test('one hot room over both rooms processes (shards of 3): one chat in one order, the summed online count, gifts, and moderation across shards', async () => {
+    const streamer = await http.register(uniqueName('hs'));
+    const created = await http.request('POST', '/api/rooms', { token: streamer.token, json: { title: 'Hot room' } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const roomId = created.body.room.id as string;
+    const load = async () =>
+      Promise.all(
+        [rooms.r1, rooms.r2].map(async (p) => {
+          const metrics = (await p.http.request('GET', '/metrics')).body;
+          return { held: gauge(metrics, 'liveroom_rooms_held') ?? 0, clients: gauge(metrics, 'liveroom_rooms_clients') ?? 0 };
+        }),
+      );
+    const start = await load();
+
+    // the owner and 7 fans, one after another: three shards (3, 3, 2), placed on the process holding fewest of them
+    const owner = await new LiveroomClient({ baseUrl: front, token: streamer.token }).joinRoom(roomId);
+    conns.push(owner);
+    const fans: { id: string; token: string; conn: LiveRoomConnection }[] = [];
+    for (let i = 0; i < 7; i++) {
+      const u = await http.register(uniqueName('hf'));
+      const conn = await new LiveroomClient({ baseUrl: front, token: u.token }).joinRoom(roomId);
+      conns.push(conn);
+      fans.push({ id: u.id, token: u.token, conn });
+    }
+    const all = [owner, ...fans.map((f) => f.conn)];
+    const now = await load();
+    const shards = now.map((p, i) => p.held - start[i]!.held);
+    assert.deepEqual([...shards].sort(), [1, 2], `the room's three shards over both processes: ${shards}`);
+    const clients = now.map((p, i) => p.clients - start[i]!.clients);
+    assert.ok(clients.every((n) => n > 0) && clients[0]! + clients[1]! === 8, `the clients over both processes: ${clients}`);
+    for (const c of all) assert.equal(c.roomId, roomId, 'every shard shows the live room');
+    await Promise.all(all.map((c) => until(c, () => c.state.online === 8, 'online summed over the shards', 20_000)));
+
+    // two lines sent at once on different processes' shards: every client sees both, in the same order
+    const pair = ['from the first shard', 'from the last shard'];
+    const both = all.map((c) => until(c, () => pair.every((t) => texts(c).includes(t)), 'both lines'));
+    owner.chat(pair[0]!);
+    fans[6]!.conn.chat(pair[1]!);
+    await Promise.all(both);
+    const orders = all.map((c) => texts(c).filter((t) => pair.includes(t)));
+    for (const o of orders) assert.deepEqual(o, orders[0], 'one order on every shard');
+
+    // a REST gift is in every shard's feed
+    const gift = await http.request('POST', `/api/rooms/${roomId}/gifts`, { token: fans[6]!.token, json: { giftId: 'rose', count: 1 } });
+    assert.equal(gift.status, 201, JSON.stringify(gift.body));
+    await Promise.all(all.map((c) => until(c, () => c.state.gifts.some((g) => g.userId === fans[6]!.id), 'the gift on every shard')));
+
+    // the owner (first shard) mutes a fan of the second shard, on the other process: their next line is refused there
+    const muted = fans[3]!.conn;
+    const told = next(muted, 'system');
+    owner.mute(fans[3]!.id, 60);
+    await told;
+    const refused = next(muted, 'error');
+    muted.chat('can anyone hear me');
+    assert.equal((await refused).code, 'muted');
+
+    // and bans another: that fan's connection is closed as banned, a new join is refused, and everyone counts 7
+    const banned = fans[4]!.conn;
+    const closed = new Promise<number>((resolve) => banned.onLeave((code) => resolve(code)));
+    owner.ban(fans[4]!.id);
+    assert.equal(await closed, 4403);
+    await assert.rejects(new LiveroomClient({ baseUrl: front, token: fans[4]!.token }).joinRoom(roomId), (e: unknown) => (e as { code?: string }).code === 'banned');
+    const stayed = all.filter((c) => c !== banned);
+    await Promise.all(stayed.map((c) => until(c, () => c.state.online === 7, 'online after the ban', 20_000)));
   });
 });

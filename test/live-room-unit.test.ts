@@ -7,16 +7,17 @@
 // drives the whole room that way.)
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ServerError } from '@colyseus/core';
-import type { ChatMessage, ChatRoom, ChatUser } from '../src/domain/chat.ts';
+import { LocalPresence, ServerError } from '@colyseus/core';
+import type { ChatMessage, ChatRoom, ChatUser, ModerationChange } from '../src/domain/chat.ts';
 import { DomainError } from '../src/domain/errors.ts';
 import type { EventMap } from '../src/domain/events.ts';
 import { keywordMatches } from '../src/domain/lottery-keyword.ts';
-import { chatHandlers, showChat } from '../src/rooms/chat-handlers.ts';
+import { chatHandlers, relayedChat, showChat } from '../src/rooms/chat-handlers.ts';
 import { GiftFeed } from '../src/rooms/gift-feed.ts';
 import { RoomLotteryView, type LiveRoomLotteries, type LiveRoomLottery } from '../src/rooms/lottery-view.ts';
 import type { LiveRoomBroadcasts, LotteryResult } from '../src/rooms/messages.ts';
 import { OnlineCount, patchIntervalMs } from '../src/rooms/online-count.ts';
+import { ShardRelay, type RelayPresence } from '../src/rooms/shard-relay.ts';
 import { LiveRoomState } from '../src/rooms/state.ts';
 import { topFansBoard } from '../src/rooms/top-fans.ts';
 import { authenticateViewer, CLOSE_BANNED, SessionRevocations, type ViewerUser } from '../src/rooms/viewer-auth.ts';
@@ -69,6 +70,9 @@ function fakeChatRoom(over: Partial<ChatRoom> = {}): ChatRoom {
     roomId: 'room-1',
     mode,
     history: [],
+    apply(change) {
+      if (change.type === 'mode') Object.assign(mode, { slowSec: change.slowSec, followersOnly: change.followersOnly });
+    },
     isModerator: (u) => u?.id === streamer.id,
     async post(u, text) {
       if (!u) throw new DomainError('unauthorized', 'sign in to chat');
@@ -178,14 +182,11 @@ function chatRoomOf(viewers: ReturnType<typeof viewer>[], opts: { chatRoom?: Cha
   const results: LotteryResult[] = [];
   const viewersOf = (userId: string) => viewers.filter((v) => v.auth.user?.id === userId);
   const lotteryView = new RoomLotteryView({ roomId: 'room-1', lotteries: opts.lotteries, state, broadcastResult: (r) => results.push(r), viewersOf, logger, setTimeout: timers.setTimeout });
+  const chat = { chatRoom: opts.chatRoom ?? fakeChatRoom(), state, chatHistory: opts.chatHistory ?? 100, viewersOf };
+  // A room of one shard: what it relays comes straight back to it, as its own.
+  const relayed = relayedChat(chat);
   const handlers: MessageHandlers = {
-    ...chatHandlers({
-      chatRoom: opts.chatRoom ?? fakeChatRoom(),
-      state,
-      chatHistory: opts.chatHistory ?? 100,
-      viewersOf,
-      onPosted: (v, line) => lotteryView.enterByDanmaku(v, line),
-    }),
+    ...chatHandlers({ ...chat, onPosted: (v, line) => lotteryView.enterByDanmaku(v, line), relay: (item) => relayed([item], true, false) }),
     ...lotteryView.handlers,
   };
   const receive = messageReceiver(handlers, (err) => failures.push(err));
@@ -636,5 +637,166 @@ describe('viewer auth, in memory', () => {
     assert.equal(ended.filter(([s]) => s === 'long').length, 0);
     sessions.close();
     assert.equal(timers.size, 0, 'no timer left after the room closes');
+  });
+});
+
+describe('shards of one room, in memory', () => {
+  /** The presence's pub/sub in one process, counting what is published. */
+  function countingPresence() {
+    const presence = new LocalPresence();
+    const published: unknown[] = [];
+    return {
+      published,
+      publish: (topic: string, data: unknown) => {
+        published.push(data);
+        presence.publish(topic, data);
+      },
+      subscribe: (topic: string, cb: (data: never) => void) => presence.subscribe(topic, cb as (...args: unknown[]) => void),
+      unsubscribe: (topic: string, cb?: (data: never) => void) => presence.unsubscribe(topic, cb as ((...args: unknown[]) => void) | undefined),
+    };
+  }
+
+  /** One shard of room-1 wired as the live room wires it: its own state, chat room, viewers and relay. */
+  function shardOf(presence: RelayPresence, shardId: string, viewers: ReturnType<typeof viewer>[], clock = { now: () => 0 }) {
+    const state = new LiveRoomState();
+    const timers = manualTimers();
+    const failures: unknown[] = [];
+    let n = 0;
+    const applied: ModerationChange[] = [];
+    const base = fakeChatRoom();
+    const chatRoom = fakeChatRoom({
+      async post(u, text) {
+        const line = await base.post(u, text);
+        return { ...line, id: `${shardId}-m${++n}` };
+      },
+      apply(change) {
+        applied.push(change);
+        base.apply(change);
+      },
+    });
+    const viewersOf = (userId: string) => viewers.filter((v) => v.auth.user?.id === userId);
+    const relay = new ShardRelay({
+      presence,
+      liveRoomId: 'room-1',
+      shardId,
+      settings: { relayMs: 10, keepaliveMs: 1000 },
+      setTimeout: timers.setTimeout,
+      onPublishFailed: (err) => failures.push(err),
+      now: clock.now,
+    });
+    const chat = { chatRoom, state, chatHistory: 100, viewersOf };
+    const receive = messageReceiver(chatHandlers({ ...chat, onPosted: () => {}, relay: (item) => relay.send(item) }), (err) => failures.push(err));
+    return {
+      state,
+      relay,
+      timers,
+      applied,
+      failures,
+      receive,
+      /** As onCreate: listen, load the history (`history`), then show what the relay brings. */
+      async open(history: ChatMessage[] = []) {
+        await relay.start();
+        showChat(state, { history, mode: base.mode });
+        relay.attach(relayedChat(chat));
+      },
+    };
+  }
+  const texts = (state: LiveRoomState) => state.chat.map((l) => l.text);
+
+  test('lines accepted by different shards show in one order on every shard, each shard publishing one batch per relay tick', async () => {
+    const presence = countingPresence();
+    const [a, b, c] = ['A', 'B', 'C'].map((id) => shardOf(presence, id, []));
+    for (const s of [a!, b!, c!]) await s.open();
+    presence.published.length = 0;
+    await a!.receive('chat', viewer(alice), { text: 'a1' });
+    await a!.receive('chat', viewer(alice), { text: 'a2' });
+    await b!.receive('chat', viewer(bob), { text: 'b1' });
+    assert.deepEqual(texts(a!.state), [], 'a line shows when the relay delivers it, on its own shard too');
+    b!.timers.fireAll();
+    a!.timers.fireAll();
+    c!.timers.fireAll();
+    assert.equal(presence.published.length, 2, 'one batch from each shard that accepted lines');
+    for (const s of [a!, b!, c!]) assert.deepEqual(texts(s.state), ['b1', 'a1', 'a2']);
+    for (const s of [a!, b!, c!]) assert.deepEqual(s.failures, []);
+  });
+
+  test('moderation on one shard takes effect on every shard once: mode, a mute told, a deletion, a ban closing the user wherever connected', async () => {
+    const presence = countingPresence();
+    const s = viewer(streamer);
+    const phone = viewer(alice);
+    const laptop = viewer(alice);
+    const b = viewer(bob);
+    const one = shardOf(presence, 'A', [s]);
+    const two = shardOf(presence, 'B', [phone]);
+    const three = shardOf(presence, 'C', [laptop, b]);
+    const shards = [one, two, three];
+    for (const sh of shards) await sh.open();
+    const relayAll = () => shards.forEach((sh) => sh.timers.fireAll());
+
+    await three.receive('chat', b, { text: 'spam' });
+    relayAll();
+    await one.receive('mod:slow', s, { seconds: 10 });
+    assert.equal(one.state.chatMode.slowSec, 10, 'at once on the moderator\'s shard');
+    await one.receive('mod:mute', s, { userId: 'alice', seconds: 60 });
+    await one.receive('mod:delete', s, { messageId: 'C-m1' });
+    await one.receive('mod:ban', s, { userId: 'alice' });
+    relayAll();
+    for (const sh of shards) {
+      assert.deepEqual({ ...sh.state.chatMode.toJSON() }, { slowSec: 10, followersOnly: false });
+      assert.deepEqual(texts(sh.state), []);
+    }
+    assert.deepEqual(one.applied, [], 'the shard that acted does not apply its own change again');
+    assert.deepEqual(two.applied.map((c) => c.type), ['mode', 'mute', 'ban'], 'the other shards enforce it');
+    for (const v of [phone, laptop]) {
+      assert.deepEqual(v.got('system'), [{ text: 'you are muted until 2030-01-01T00:00:00.000Z' }]);
+      assert.deepEqual(v.closed, { code: CLOSE_BANNED, reason: 'banned' });
+    }
+    assert.deepEqual({ sent: b.sent, closed: b.closed }, { sent: [], closed: undefined });
+    assert.deepEqual(s.got('mod:ok').map((m) => m.action), ['slow', 'mute', 'delete', 'ban']);
+  });
+
+  test('online is the sum over the shards: a new shard hears the others at once, a closed one stops counting at once, a silent one after three keepalives; the oldest leads', async () => {
+    const presence = countingPresence();
+    let now = 0;
+    const clock = { now: () => now };
+    const a = shardOf(presence, 'A', [], clock);
+    await a.open();
+    a.relay.count(3);
+    a.relay.announce();
+    now = 1;
+    const b = shardOf(presence, 'B', [], clock);
+    await b.open();
+    b.relay.count(2);
+    b.relay.announce();
+    assert.deepEqual([a.relay.total(), b.relay.total()], [5, 5]);
+    assert.deepEqual([a.relay.leads(), b.relay.leads()], [true, false]);
+    now = 2;
+    const c = shardOf(presence, 'C', [], clock);
+    await c.open();
+    assert.equal(c.relay.total(), 5, 'the others answered its hello');
+    assert.equal(c.relay.shards(), 3);
+    c.relay.count(4);
+    c.relay.announce();
+    b.relay.close();
+    assert.deepEqual([a.relay.total(), c.relay.total()], [7, 7]);
+    // C's process dies: A keeps announcing, C is silent
+    for (now = 1000; now <= 3100; now += 700) a.relay.announce();
+    assert.equal(a.relay.total(), 3);
+    assert.equal(a.relay.shards(), 1);
+  });
+
+  test('a line relayed while a shard is opening shows there once, whether or not the history it loaded has it', async () => {
+    const presence = countingPresence();
+    const a = shardOf(presence, 'A', []);
+    await a.open();
+    const b = shardOf(presence, 'B', []);
+    await b.relay.start();
+    await a.receive('chat', viewer(alice), { text: 'stored before B read the history' });
+    await a.receive('chat', viewer(alice), { text: 'stored after' });
+    a.timers.fireAll();
+    const [first] = a.state.chat;
+    showChat(b.state, { history: [{ id: first!.id, userId: first!.userId, nickname: first!.nickname, text: first!.text, at: first!.at }], mode: { slowSec: 0, followersOnly: false } });
+    b.relay.attach(relayedChat({ chatRoom: fakeChatRoom(), state: b.state, chatHistory: 100, viewersOf: () => [] }));
+    assert.deepEqual(texts(b.state), ['stored before B read the history', 'stored after']);
   });
 });

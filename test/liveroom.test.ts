@@ -193,6 +193,7 @@ for (const kind of await dbKinds()) {
       const kicked = new Promise<number>((resolve) => c.onLeave((code) => resolve(code)));
       s.ban(carol.id);
       assert.equal(await kicked, 4403);
+      assert.equal(await c.leave(), 4403, 'leaving a closed connection answers at once');
       await until(s, () => s.state.online === 2, 'online after ban');
       await assert.rejects(carol.client.joinRoom(roomId), (e: unknown) => e instanceof LiveroomError && e.code === 'banned' && e.status === 403);
 

@@ -277,13 +277,25 @@ export class LiveroomClient {
 
 type Unsubscribe = () => void;
 
+/**
+ * `room.leave()` of a connection the server closed (a ban, a dispose) would wait forever for a close that
+ * already happened; the connections remember the close code and answer it at once.
+ */
+function leaveOnce(room: Room<any, any>): () => Promise<number> {
+  let closedWith: number | undefined;
+  room.onLeave((code) => (closedWith = code));
+  return () => (closedWith === undefined ? room.leave(true) : Promise.resolve(closedWith));
+}
+
 /** A joined live room: its state (kept up to date by patches), change callbacks, broadcasts and actions. */
 export class LiveRoomConnection {
   readonly room: Room<any, LiveRoomState>;
   private readonly callbacks: ReturnType<typeof Callbacks.get<LiveRoomState>>;
+  private readonly leaveRoom: () => Promise<number>;
 
   constructor(room: Room<any, LiveRoomState>) {
     this.room = room;
+    this.leaveRoom = leaveOnce(room);
     this.callbacks = Callbacks.get(room);
     // Broadcasts a client may not listen to are still known ones (the SDK warns about unhandled types).
     for (const type of ['gift', 'system', 'mod:ok', 'lottery:result', 'lottery:entered'] as const) room.onMessage(type, () => {});
@@ -295,8 +307,9 @@ export class LiveRoomConnection {
   get sessionId(): string {
     return this.room.sessionId;
   }
+  /** The live room's id (a hot room's shards have Colyseus ids of their own, which no client needs). */
   get roomId(): string {
-    return this.room.roomId;
+    return this.room.state.roomId;
   }
 
   // --- actions
@@ -366,17 +379,20 @@ export class LiveRoomConnection {
     return () => this.room.onLeave.remove(handler);
   }
 
+  /** Leaves the room; resolves with the close code (at once when the server closed it already). */
   leave(): Promise<number> {
-    return this.room.leave(true);
+    return this.leaveRoom();
   }
 }
 
 /** The joined `rankings` room: every board, kept up to date by patches. */
 export class RankingsConnection {
   readonly room: Room<any, RankingsState>;
+  private readonly leaveRoom: () => Promise<number>;
 
   constructor(room: Room<any, RankingsState>) {
     this.room = room;
+    this.leaveRoom = leaveOnce(room);
   }
 
   get state(): RankingsState {
@@ -393,6 +409,6 @@ export class RankingsConnection {
     return () => this.room.onStateChange.remove(handler);
   }
   leave(): Promise<number> {
-    return this.room.leave(true);
+    return this.leaveRoom();
   }
 }

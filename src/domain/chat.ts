@@ -1,8 +1,10 @@
 // Live chat (danmaku) and its moderation, free of Colyseus: the rules for who
 // may say what and when, the moderation actions, and their storage. One
-// ChatRoom per open live room holds the fast-changing state (chat mode, mutes,
-// slow-mode and rate counters) in memory; a live room lives in exactly one
-// process, so these per-room counters need no shared store.
+// ChatRoom per open shard of a live room holds the fast-changing state (chat
+// mode, mutes, bans, slow-mode and rate counters) in memory. A hot room has
+// several shards, each with its own ChatRoom: a moderation change made in one
+// is stored, then handed to the others (`apply`), which enforce it at once.
+// Slow-mode and rate counters stay per shard: a viewer is in one shard.
 import { and, desc, eq, gt, isNull } from 'drizzle-orm';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Db } from '../db/connect.ts';
@@ -53,6 +55,12 @@ export interface ChatDeps {
   now?: () => number;
 }
 
+/** A moderation change made in another shard of the room, already stored there, to enforce here too. */
+export type ModerationChange =
+  | { type: 'mode'; slowSec: number; followersOnly: boolean }
+  | { type: 'mute'; userId: string; until: string }
+  | { type: 'ban'; userId: string };
+
 export interface ChatRoom {
   readonly roomId: string;
   readonly mode: ChatMode;
@@ -65,6 +73,8 @@ export interface ChatRoom {
   ban(actor: ChatActor, userId: string): Promise<{ userId: string }>;
   remove(actor: ChatActor, messageId: string): Promise<{ messageId: string }>;
   isModerator(user: ChatUser | null): boolean;
+  /** Enforces a change another shard made (and stored); nothing is written. */
+  apply(change: ModerationChange): void;
 }
 
 const SLOW_PRUNE_AT = 10_000;
@@ -156,6 +166,14 @@ export function createChat(deps: ChatDeps) {
       mode,
       history,
       isModerator,
+
+      apply(change) {
+        if (change.type === 'mode') {
+          mode.slowSec = change.slowSec;
+          mode.followersOnly = change.followersOnly;
+        } else if (change.type === 'mute') mutedUntil.set(change.userId, Date.parse(change.until));
+        else banned.add(change.userId);
+      },
 
       async post(user, input) {
         if (!user) throw new DomainError('unauthorized', 'sign in to chat');

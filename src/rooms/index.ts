@@ -16,6 +16,7 @@ import { liveRoomClass, type LiveRoomDeps, type LiveRoomSettings } from './live-
 import type { LiveRoomLotteries } from './lottery-view.ts';
 import { createRoomEvents, type RoomEvents } from './room-events.ts';
 import { rankingsRoomClass, type RankingsRoomDeps } from './rankings-room.ts';
+import { selectProcessForRoom } from './shard-placement.ts';
 
 /** What the rooms role uses of the domain services. */
 export interface RoomsServices {
@@ -38,7 +39,9 @@ type LiveRoomConfig = Pick<
   | 'GIFT_BROADCASTS_PER_TICK'
   | 'TOP_FANS_SIZE'
   | 'ROOM_RECONNECT_SEC'
-  | 'ROOM_MAX_CLIENTS'
+  | 'ROOM_SHARD_SIZE'
+  | 'ROOM_SHARD_RELAY_MS'
+  | 'ROOM_SHARD_KEEPALIVE_MS'
   | 'ROOM_PATCH_MS'
   | 'ROOM_PATCH_MS_PER_1K'
   | 'ROOM_PATCH_MS_MAX'
@@ -86,7 +89,9 @@ export function liveRoomSettings(config: LiveRoomConfig): LiveRoomSettings {
     giftBroadcastsPerTick: config.GIFT_BROADCASTS_PER_TICK,
     topFansSize: config.TOP_FANS_SIZE,
     reconnectSec: config.ROOM_RECONNECT_SEC,
-    maxClients: config.ROOM_MAX_CLIENTS,
+    shardSize: config.ROOM_SHARD_SIZE,
+    relayMs: config.ROOM_SHARD_RELAY_MS,
+    keepaliveMs: config.ROOM_SHARD_KEEPALIVE_MS,
     patchMs: config.ROOM_PATCH_MS,
     patchMsPer1k: config.ROOM_PATCH_MS_PER_1K,
     patchMsMax: config.ROOM_PATCH_MS_MAX,
@@ -153,13 +158,22 @@ export async function startRooms(opts: {
 
   const transport = new WebSocketTransport({ noServer: true, maxPayload: 16 * 1024 });
   transport.attachToServer(opts.httpServer, { filter: (req) => COLYSEUS_WS_PATH.test(req.url ?? '') });
-  const colyseus = new Server({ transport, presence, driver, publicAddress, gracefullyShutdown: false, greet: false, logger });
+  const colyseus = new Server({
+    transport,
+    presence,
+    driver,
+    publicAddress,
+    gracefullyShutdown: false,
+    greet: false,
+    logger,
+    selectProcessIdToCreateRoom: selectProcessForRoom,
+  });
   const live = colyseus.define('live', liveRoomClass(deps));
-  // `join("live", {roomId})` must reach that room. Colyseus ignores `roomId` in
-  // filterBy (an internal name), but the live room id IS the Colyseus room id,
-  // so match the listing's own roomId; joinOrCreate then also locks creation per room id.
+  // `join("live", {roomId})` must reach a shard of that room with a free seat, or open one. Colyseus
+  // ignores `roomId` in filterBy (an internal name), so the shards carry it as `liveRoomId` in their
+  // listing's metadata, which the drivers' queries match; joinOrCreate then also locks creation per room.
   live.getFilterOptions = (options: { roomId?: unknown } | undefined) =>
-    typeof options?.roomId === 'string' ? { roomId: options.roomId } : {};
+    typeof options?.roomId === 'string' ? { liveRoomId: options.roomId } : {};
   // `join("rankings")`: every leaderboard, pushed as it changes.
   colyseus.define('rankings', rankingsRoomClass({ rankings: services.rankings, events: services.events, logger, items: config.RANKINGS_ROOM_ITEMS, seatReservationSec: config.ROOM_SEAT_RESERVATION_SEC }));
   // What listen() does, minus binding a port (the API server already listens).

@@ -1,20 +1,23 @@
-// The live room actor: one Colyseus room per live room id. It holds the
-// room's lifecycle (create, join, drop, dispose), its status and info, and
-// wires its parts: viewer sessions (viewer-auth.ts), chat and moderation
-// (chat-handlers.ts), the gift feed (gift-feed.ts), top fans (top-fans.ts),
-// the lottery (lottery-view.ts) and the online count (online-count.ts). Every
-// rule lives in domain/. Chat and gifts reach clients through state patches
-// (batched per tick); `gift` broadcasts are capped per tick.
-import { CloseCode, Room, ServerError, type AuthContext, type Client } from '@colyseus/core';
+// The live room actor: a live room is one or more Colyseus `live` rooms, its
+// shards (a new one opens when the others are full, ROOM_SHARD_SIZE), each
+// showing the whole room. A shard holds its lifecycle (create, join, drop,
+// dispose), the room's status and info, and wires its parts: viewer sessions
+// (viewer-auth.ts), chat and moderation (chat-handlers.ts) relayed between
+// shards (shard-relay.ts), the gift feed (gift-feed.ts), top fans
+// (top-fans.ts), the lottery (lottery-view.ts) and the online count
+// (online-count.ts). Every rule lives in domain/. Chat and gifts reach clients
+// through state patches (batched per tick); `gift` broadcasts are capped per tick.
+import { CloseCode, matchMaker, Room, ServerError, type AuthContext, type Client } from '@colyseus/core';
 import type { Logger } from 'pino';
 import type { ChatService } from '../domain/chat.ts';
 import type { RoomStatus } from '../domain/rooms.ts';
-import { chatHandlers, showChat } from './chat-handlers.ts';
+import { chatHandlers, relayedChat, showChat } from './chat-handlers.ts';
 import { GiftFeed, type GiftFeedSettings } from './gift-feed.ts';
 import { RoomLotteryView, type LiveRoomLotteries } from './lottery-view.ts';
 import { clientMessages, type ClientMessageType, type LiveRoomBroadcasts } from './messages.ts';
 import { OnlineCount, type OnlineSettings } from './online-count.ts';
 import type { RoomEvents } from './room-events.ts';
+import { ShardRelay, type ShardRelaySettings } from './shard-relay.ts';
 import { LiveRoomState } from './state.ts';
 import { topFansBoard, type TopFansSource } from './top-fans.ts';
 import type { ThrottledRefresh } from './throttled-refresh.ts';
@@ -40,11 +43,12 @@ export interface LiveRoomInfo {
   streamer: { id: string; nickname: string; avatarUrl: string | null };
 }
 
-export interface LiveRoomSettings extends GiftFeedSettings, OnlineSettings {
+export interface LiveRoomSettings extends GiftFeedSettings, OnlineSettings, ShardRelaySettings {
   chatHistory: number;
   topFansSize: number;
   reconnectSec: number;
-  maxClients: number;
+  /** Clients per shard: joins go to a shard with room, or open a new one (ROOM_SHARD_SIZE). */
+  shardSize: number;
   /** `online` is refreshed at most this often: during a join storm a per-join update would patch every client every tick. */
   onlineUpdateMs: number;
   /** A client sending more messages than this in a second is disconnected (a flood, not a person). */
@@ -79,6 +83,7 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
   private topFans!: ThrottledRefresh;
   private lottery!: RoomLotteryView;
   private online!: OnlineCount;
+  private relay!: ShardRelay;
   private offEvents: (() => void)[] = [];
 
   async onCreate(options: { roomId?: unknown }) {
@@ -90,12 +95,24 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     if (!ROOM_ID.test(roomId)) throw new ServerError(CODE_NOT_FOUND, 'no such room');
     const info = await deps.rooms.get(roomId);
     if (!info) throw new ServerError(CODE_NOT_FOUND, 'no such room');
-    // The Colyseus room id is the live room id, so `joinById(roomId)` reaches it.
-    this.roomId = roomId;
-    this.maxClients = settings.maxClients;
+    // The room's first shard has the live room id as its Colyseus id, so `joinById(roomId)` reaches it;
+    // later shards keep the id Colyseus gave them (a client never names a shard).
+    if ((await matchMaker.query({ roomId })).length === 0) this.roomId = roomId;
+    this.maxClients = settings.shardSize;
     this.maxMessagesPerSecond = settings.maxMessagesPerSec;
     this.seatReservationTimeout = settings.seatReservationSec;
     this.patchRate = settings.patchMs;
+    const later = (fn: () => void, ms: number) => void this.clock.setTimeout(fn, ms);
+    // Listening before the history is read: a line another shard accepts meanwhile is not lost.
+    this.relay = new ShardRelay({
+      presence: this.presence,
+      liveRoomId: roomId,
+      shardId: this.roomId,
+      settings,
+      setTimeout: later,
+      onPublishFailed: (err) => logger.warn({ err, roomId }, 'shard relay publish failed'),
+    });
+    await this.relay.start();
     const chatRoom = await deps.chat.open({ id: info.id, streamerId: info.streamer.id });
 
     const state = new LiveRoomState();
@@ -107,8 +124,7 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     this.state = state;
     this.autoDispose = info.status !== 'live';
 
-    // Timers on the room's clock: a disposed room leaves none behind.
-    const later = (fn: () => void, ms: number) => void this.clock.setTimeout(fn, ms);
+    // Timers on the room's clock (`later`): a disposed room leaves none behind.
     const viewersOf = (userId: string) => this.clients.filter((c) => c.auth?.user?.id === userId);
     this.sessions = new SessionRevocations(
       deps.events,
@@ -134,7 +150,7 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     });
     this.lottery = lottery;
 
-    this.clock.setInterval(() => this.countOnline(), settings.onlineUpdateMs);
+    this.clock.setInterval(() => this.countOnline(true), settings.onlineUpdateMs);
     this.offEvents.push(
       deps.events.on('room.status', roomId, (e) => this.setStatus(e.status, e.interrupted ?? false)),
       deps.events.on('room.updated', roomId, () => void this.refreshInfo()),
@@ -149,9 +165,11 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     );
     if (deps.lotteries) await lottery.show();
 
+    const chat = { chatRoom, state, chatHistory: settings.chatHistory, viewersOf };
+    this.relay.attach(relayedChat(chat));
     const receive = messageReceiver(
       {
-        ...chatHandlers({ chatRoom, state, chatHistory: settings.chatHistory, viewersOf, onPosted: (viewer, line) => lottery.enterByDanmaku(viewer, line) }),
+        ...chatHandlers({ ...chat, onPosted: (viewer, line) => lottery.enterByDanmaku(viewer, line), relay: (item) => this.relay.send(item) }),
         ...lottery.handlers,
       },
       (err, type) => logger.error({ err, type, roomId }, 'live room handler failed'),
@@ -202,15 +220,22 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     this.offEvents = [];
     // Colyseus disposes a room whose onCreate failed too: its parts may not exist.
     this.sessions?.close();
-    this.online?.close();
+    // The last shard of the room says it holds nobody; another that stays reports the room's count.
+    if (this.relay?.shards() === 1) this.online?.close();
+    this.relay?.close();
   }
 
   /** Status from the rooms service / media: a live room stays open while empty; an idle empty one goes. */
   private setStatus(status: RoomStatus, interrupted: boolean) {
     this.state.status = status;
     this.state.interrupted = status === 'live' && interrupted;
-    this.autoDispose = status !== 'live';
+    this.keepOpen();
     if (status !== 'live' && this.clients.length === 0) void this.disconnect();
+  }
+
+  /** A live room keeps its leading shard open while empty (viewers come back to it); any other empty shard closes. */
+  private keepOpen() {
+    this.autoDispose = this.state.status !== 'live' || !this.relay.leads();
   }
 
   private applyInfo(state: InstanceType<typeof LiveRoomState>, info: LiveRoomInfo) {
@@ -229,9 +254,13 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     }
   }
 
-  private countOnline() {
-    const ms = this.online.update(this.clients.length);
+  private countOnline(announce = false) {
+    const local = this.clients.length;
+    this.relay.count(local);
+    if (announce) this.relay.announce();
+    const ms = this.online.update(this.relay.total(), local, this.relay.leads());
     if (ms !== this.patchRate) this.patchRate = ms;
+    this.keepOpen();
   }
 }
 

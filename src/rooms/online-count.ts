@@ -1,6 +1,7 @@
-// The room's online count: shown in the state, written back to the rooms
-// service for listings and rankings (on change, at most every
-// ROOM_ONLINE_REPORT_MS), and the patch interval it calls for.
+// The room's online count: shown in the state (the sum over the room's
+// shards), written back to the rooms service for listings and rankings by the
+// shard that leads the room (on change, at most every ROOM_ONLINE_REPORT_MS),
+// and the patch interval this shard's own clients call for.
 import type { Logger } from 'pino';
 import type { LiveRoomState } from './state.ts';
 
@@ -39,14 +40,19 @@ export class OnlineCount {
     this.now = deps.now ?? Date.now;
   }
 
-  /** Shows `clients` as the online count; returns the patch interval for that many. */
-  update(clients: number): number {
-    this.deps.state.online = clients;
-    if (clients !== this.reported && this.now() - this.reportedAt >= this.deps.settings.onlineReportMs) this.report(clients);
-    return patchIntervalMs(clients, this.deps.settings);
+  /**
+   * Shows `online` (every shard's clients) as the online count, reported when this shard `leads` the room;
+   * returns the patch interval for this shard's `local` clients.
+   */
+  update(online: number, local = online, leads = true): number {
+    this.deps.state.online = online;
+    // Another shard reports meanwhile: once this one leads again, it reports whatever it last said.
+    if (!leads) this.reported = -1;
+    else if (online !== this.reported && this.now() - this.reportedAt >= this.deps.settings.onlineReportMs) this.report(online);
+    return patchIntervalMs(local, this.deps.settings);
   }
 
-  /** The room closes: it holds nobody any more. */
+  /** The room closes (its last shard does): it holds nobody any more. */
   close() {
     if (this.reported > 0) this.report(0);
   }
