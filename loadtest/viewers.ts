@@ -13,6 +13,8 @@
 //            --join-timeout-sec S (bots report whatever joined by then, default 180)
 //            --decode scan|full (bots scan patches for the storm's markers, or decode full state with callbacks)
 //            --pin true (server on CPU 0, bots on the other CPUs) --database-url postgres://...
+//            --shards S: S rooms processes on one Redis (--redis-url, default its database 15), the room
+//            in shards of ceil((N+1)/S) clients, one per process; server CPU and RSS are summed over them
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -262,7 +264,7 @@ async function collect(bots: ChildProcess[]): Promise<BotReport[]> {
 
 async function storm(opts: {
   system: string;
-  serverPid: number;
+  serverPids: number[];
   bots: ChildProcess[];
   send: (text: string) => void;
   rate: number;
@@ -275,7 +277,8 @@ async function storm(opts: {
 }): Promise<PhaseResult> {
   for (const b of opts.bots) b.send({ type: 'reset' });
   const botCpu0 = opts.bots.reduce((a, b) => a + cpuSeconds(b.pid!), 0);
-  const cpu0 = cpuSeconds(opts.serverPid);
+  const serverCpu = () => opts.serverPids.reduce((a, pid) => a + cpuSeconds(pid), 0);
+  const cpu0 = serverCpu();
   const t0 = now();
   let sent = 0;
   const total = Math.round(opts.rate * opts.seconds);
@@ -290,8 +293,8 @@ async function storm(opts: {
   }
   await sleep(2000); // drain
   const elapsed = (now() - t0) / 1000;
-  const cpu = cpuSeconds(opts.serverPid) - cpu0;
-  const rss = rssBytes(opts.serverPid);
+  const cpu = serverCpu() - cpu0;
+  const rss = opts.serverPids.reduce((a, pid) => a + rssBytes(pid), 0);
   const reports = await collect(opts.bots);
   const botCpu = reports.reduce((a, r) => a + r.cpu, 0) - botCpu0;
   const hist = newHist();
@@ -320,44 +323,56 @@ async function storm(opts: {
   };
 }
 
-async function liveroomPhase(o: { viewers: number; rate: number; seconds: number; procs: number; dbUrl: string; pin: boolean }): Promise<PhaseResult> {
+async function liveroomPhase(o: { viewers: number; rate: number; seconds: number; procs: number; dbUrl: string; pin: boolean; shards: number; redisUrl: string }): Promise<PhaseResult> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'liveroom-viewers-'));
-  const port = await freePort();
-  const server = spawn(process.execPath, [path.join(root, 'src/main.ts')], {
-    // (registered in `children` below, so an aborted run stops it)
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      ROLES: 'http,rooms',
-      DATABASE_URL: o.dbUrl,
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-      JWT_SECRET: 'viewers-bench-secret-viewers-bench-secret',
-      CHAT_RATE_POINTS: '100000',
-      ROOM_MAX_MESSAGES_PER_SEC: '100000', // the storm comes from one connection
-      RATE_LIMIT_IP_PER_MIN: '10000000',
-      // every bot joins from 127.0.0.1
-      MATCHMAKE_PER_IP_PER_MIN: '10000000',
-      MATCHMAKE_PENDING_PER_IP: '100000',
-      REGISTER_PER_IP_PER_HOUR: '100000',
-      SHED_TARGET_DELAY_MS: '100000',
-      ROOM_SHARD_SIZE: String(o.viewers + 100),
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('ROOM_PATCH') || k.startsWith('CHAT_'))),
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  children.add(server);
-  if (o.pin) spawn('taskset', ['-pc', '0', String(server.pid)], { stdio: 'ignore' });
-  const base = `http://127.0.0.1:${port}`;
-  try {
+  const tag = randomBytes(3).toString('hex');
+  const servers: { child: ChildProcess; base: string }[] = [];
+  const startServer = async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [path.join(root, 'src/main.ts')], {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        ROLES: 'http,rooms',
+        DATABASE_URL: o.dbUrl,
+        DATA_DIR: dataDir,
+        LOG_LEVEL: 'warn',
+        JWT_SECRET: 'viewers-bench-secret-viewers-bench-secret',
+        CHAT_RATE_POINTS: '100000',
+        ROOM_MAX_MESSAGES_PER_SEC: '100000', // the storm comes from one connection
+        RATE_LIMIT_IP_PER_MIN: '10000000',
+        // every bot joins from 127.0.0.1
+        MATCHMAKE_PER_IP_PER_MIN: '10000000',
+        MATCHMAKE_PENDING_PER_IP: '100000',
+        REGISTER_PER_IP_PER_HOUR: '100000',
+        SHED_TARGET_DELAY_MS: '100000',
+        // one shard per process: the sender and the viewers fill them in turn
+        ROOM_SHARD_SIZE: String(o.shards > 1 ? Math.ceil((o.viewers + 1) / o.shards) : o.viewers + 100),
+        ...(o.shards > 1 ? { REDIS_URL: o.redisUrl, REDIS_PREFIX: `lr:bench:${tag}:`, JOBS_QUEUE_PREFIX: `lrbench-${tag}` } : {}),
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('ROOM_') || k.startsWith('CHAT_'))),
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    // registered in `children`, so an aborted run stops it
+    children.add(child);
+    if (o.pin) spawn('taskset', ['-pc', '0', String(child.pid)], { stdio: 'ignore' });
+    const base = `http://127.0.0.1:${port}`;
     for (let i = 0; ; i++) {
       const ok = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
       if (ok) break;
       if (i > 600) throw new Error('server did not start');
       await sleep(100);
     }
+    servers.push({ child, base });
+  };
+  try {
+    // the first process migrates the database; the others start beside each other
+    await startServer();
+    await Promise.all(Array.from({ length: o.shards - 1 }, startServer));
+    const base = servers[0]!.base;
+    const pids = servers.map((x) => x.child.pid!);
     const password = 'viewers bench passphrase';
     const name = `bench_${randomBytes(3).toString('hex')}`;
     await api(base, 'POST', '/api/auth/register', { username: name, password });
@@ -372,14 +387,18 @@ async function liveroomPhase(o: { viewers: number; rate: number; seconds: number
     sender.reconnection.enabled = false;
     sender.onMessage('error', (e: { code: string }) => log(`chat refused: ${e.code}`));
     await sleep(500);
-    const rssBefore = rssBytes(server.pid!);
-    log(`liveroom: ${o.viewers} viewers joining in ${o.procs} bot process(es)`);
+    const rssBefore = pids.reduce((a, pid) => a + rssBytes(pid), 0);
+    log(`liveroom: ${o.viewers} viewers joining in ${o.procs} bot process(es)${o.shards > 1 ? `, the room in ${o.shards} shards over ${o.shards} processes` : ''}`);
     const b = await startBots({ target: 'liveroom', url: base, roomId, viewers: o.viewers, procs: o.procs, cpuList: o.pin ? `1-${cpus().length - 1}` : undefined });
     log(`liveroom: ${b.joined} joined (${b.failed} failed) in ${b.joinSec.toFixed(1)} s; chat storm ${o.rate}/s for ${o.seconds} s`);
+    if (o.shards > 1) {
+      const held = await Promise.all(servers.map(async (x) => (await (await fetch(`${x.base}/metrics`)).text()).match(/^liveroom_rooms_clients (\d+)/m)?.[1]));
+      log(`liveroom: clients per process ${held.join(', ')}`);
+    }
     await sleep(1000);
     const r = await storm({
-      system: 'liveroom (Colyseus)',
-      serverPid: server.pid!,
+      system: o.shards > 1 ? `liveroom, ${o.shards} shards` : 'liveroom (Colyseus)',
+      serverPids: pids,
       bots: b.bots,
       send: (text) => sender.send('chat', { text }),
       rate: o.rate,
@@ -394,8 +413,13 @@ async function liveroomPhase(o: { viewers: number; rate: number; seconds: number
     sender.connection.close();
     return r;
   } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    await Promise.all(
+      servers.map(({ child }) => {
+        const gone = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        return gone;
+      }),
+    );
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -417,7 +441,7 @@ async function peerPhase(o: { viewers: number; rate: number; seconds: number; pr
     await sleep(1000);
     const r = await storm({
       system: 'bare ws, one frame per message',
-      serverPid: server.pid!,
+      serverPids: [server.pid!],
       bots: b.bots,
       send: (text) => sender.send(text),
       rate: o.rate,
@@ -443,6 +467,8 @@ async function main() {
   const procs = Number(arg('bot-procs', String(Math.max(1, Math.ceil(viewers / 2500)))));
   const withPeer = arg('peer', 'true') === 'true';
   const pin = arg('pin', 'false') === 'true';
+  const shards = Number(arg('shards', '1'));
+  const redisUrl = arg('redis-url', 'redis://127.0.0.1:6379/15');
   const serverUrl = arg('database-url', process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
   const dbName = `lr_bench_viewers_${randomBytes(3).toString('hex')}`;
   const admin = new pg.Client({ connectionString: serverUrl });
@@ -453,7 +479,7 @@ async function main() {
   const load0 = loadavg();
   const results: PhaseResult[] = [];
   try {
-    results.push(await liveroomPhase({ viewers, rate, seconds, procs, dbUrl: dbUrl.toString(), pin }));
+    results.push(await liveroomPhase({ viewers, rate, seconds, procs, dbUrl: dbUrl.toString(), pin, shards, redisUrl }));
     if (withPeer) {
       await sleep(1000);
       results.push(await peerPhase({ viewers, rate, seconds, procs, pin }));
@@ -467,6 +493,7 @@ async function main() {
     rate,
     seconds,
     botProcs: procs,
+    shards,
     cpus: cpus().length,
     loadavgBefore: load0.map((l) => +l.toFixed(2)),
     loadavgAfter: loadavg().map((l) => +l.toFixed(2)),
