@@ -24,6 +24,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Callbacks, Client } from '@colyseus/sdk';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import WebSocket, { WebSocketServer } from 'ws';
 import { arg, cpuSeconds, freePort, rssBytes } from './lib/proc.ts';
@@ -222,6 +223,20 @@ interface PhaseResult {
   bytesPerDelivery: number;
   deliveriesPerCpuSec: number;
   botCpuCores: number;
+  /** PUBLISH commands Redis ran per second during the storm (the shards' relay batches and everything else of the run). */
+  redisPublishesPerSec?: number;
+  redisCpuCores?: number;
+}
+
+/** Redis's own counters: PUBLISH calls and CPU seconds, to take deltas over a storm. */
+async function redisCounters(redis: Redis): Promise<{ publishes: number; cpu: number }> {
+  const stats = await redis.info('commandstats');
+  const cpu = await redis.info('cpu');
+  const num = (text: string, re: RegExp) => Number(text.match(re)?.[1] ?? 0);
+  return {
+    publishes: num(stats, /cmdstat_publish:calls=(\d+)/),
+    cpu: num(cpu, /used_cpu_sys:([\d.]+)/) + num(cpu, /used_cpu_user:([\d.]+)/),
+  };
 }
 
 async function startBots(opts: { target: 'liveroom' | 'peer'; url: string; roomId: string; viewers: number; procs: number; cpuList?: string }) {
@@ -274,8 +289,10 @@ async function storm(opts: {
   failed: number;
   joinSec: number;
   rssBefore: number;
+  redis?: Redis;
 }): Promise<PhaseResult> {
   for (const b of opts.bots) b.send({ type: 'reset' });
+  const redis0 = opts.redis && (await redisCounters(opts.redis));
   const botCpu0 = opts.bots.reduce((a, b) => a + cpuSeconds(b.pid!), 0);
   const serverCpu = () => opts.serverPids.reduce((a, pid) => a + cpuSeconds(pid), 0);
   const cpu0 = serverCpu();
@@ -294,6 +311,7 @@ async function storm(opts: {
   await sleep(2000); // drain
   const elapsed = (now() - t0) / 1000;
   const cpu = serverCpu() - cpu0;
+  const redis1 = opts.redis && (await redisCounters(opts.redis));
   const rss = opts.serverPids.reduce((a, pid) => a + rssBytes(pid), 0);
   const reports = await collect(opts.bots);
   const botCpu = reports.reduce((a, r) => a + r.cpu, 0) - botCpu0;
@@ -320,6 +338,9 @@ async function storm(opts: {
     // chat lines received by the bots, per server CPU-second
     deliveriesPerCpuSec: Math.round(deliveries / Math.max(cpu, 0.01)),
     botCpuCores: +(botCpu / elapsed).toFixed(3),
+    ...(redis0 && redis1
+      ? { redisPublishesPerSec: Math.round((redis1.publishes - redis0.publishes) / elapsed), redisCpuCores: +((redis1.cpu - redis0.cpu) / elapsed).toFixed(3) }
+      : {}),
   };
 }
 
@@ -367,6 +388,7 @@ async function liveroomPhase(o: { viewers: number; rate: number; seconds: number
     }
     servers.push({ child, base });
   };
+  const redis = o.shards > 1 ? new Redis(o.redisUrl) : undefined;
   try {
     // the first process migrates the database; the others start beside each other
     await startServer();
@@ -408,11 +430,13 @@ async function liveroomPhase(o: { viewers: number; rate: number; seconds: number
       failed: b.failed,
       joinSec: b.joinSec,
       rssBefore,
+      redis,
     });
     for (const bot of b.bots) bot.send({ type: 'stop' });
     sender.connection.close();
     return r;
   } finally {
+    redis?.disconnect();
     await Promise.all(
       servers.map(({ child }) => {
         const gone = new Promise((r) => child.once('exit', r));
@@ -479,7 +503,12 @@ async function main() {
   const load0 = loadavg();
   const results: PhaseResult[] = [];
   try {
-    results.push(await liveroomPhase({ viewers, rate, seconds, procs, dbUrl: dbUrl.toString(), pin, shards, redisUrl }));
+    // with --shards, one process first and then the shards, same viewers and chat rate
+    results.push(await liveroomPhase({ viewers, rate, seconds, procs, dbUrl: dbUrl.toString(), pin, shards: 1, redisUrl }));
+    if (shards > 1) {
+      await sleep(1000);
+      results.push(await liveroomPhase({ viewers, rate, seconds, procs, dbUrl: dbUrl.toString(), pin: false, shards, redisUrl }));
+    }
     if (withPeer) {
       await sleep(1000);
       results.push(await peerPhase({ viewers, rate, seconds, procs, pin }));
@@ -488,6 +517,8 @@ async function main() {
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
     await admin.end();
   }
+  const sharded = shards > 1 ? results[1] : undefined;
+  const peer = withPeer ? results[results.length - 1] : undefined;
   const out = {
     viewers,
     rate,
@@ -499,7 +530,9 @@ async function main() {
     loadavgAfter: loadavg().map((l) => +l.toFixed(2)),
     patch: { ROOM_PATCH_MS: process.env.ROOM_PATCH_MS ?? 'default', ROOM_PATCH_MS_PER_1K: process.env.ROOM_PATCH_MS_PER_1K ?? 'default' },
     results,
-    liveroomVsPeerDeliveriesPerCpuSec: results[1] ? +(results[0]!.deliveriesPerCpuSec / results[1].deliveriesPerCpuSec).toFixed(2) : null,
+    liveroomVsPeerDeliveriesPerCpuSec: peer ? +(results[0]!.deliveriesPerCpuSec / peer.deliveriesPerCpuSec).toFixed(2) : null,
+    // CPU per delivery of the sharded room over one process's (the goal is at most 1.2)
+    shardedVsOneProcessCpuPerDelivery: sharded ? +(results[0]!.deliveriesPerCpuSec / sharded.deliveriesPerCpuSec).toFixed(2) : null,
   };
   console.table(results.map((r) => ({ ...r })));
   process.stdout.write(JSON.stringify(out, null, 2) + '\n');

@@ -189,6 +189,7 @@ const configSchema = z.object({
   ROOM_SHARD_SIZE: int(10_000, 1), // clients per shard of a live room: past it a join opens another shard (on the rooms process holding fewest of the room's)
   ROOM_SHARD_RELAY_MS: int(10, 1), // chat and moderation accepted by a shard are published to the room's other shards in one batch this often at most
   ROOM_SHARD_KEEPALIVE_MS: int(5000, 100), // a shard announces its client count at least this often; one silent for 3x this is dropped from `online`
+  ROOM_SHARD_ECHO_MS: int(1000, 10), // a shard's own chat lines not echoed by the presence (Redis) within this long are shown by the shard itself
   ROOM_SEAT_RESERVATION_SEC: int(15, 1), // a seat reserved by matchmaking and not joined within this is freed
   ROOM_PATCH_MS: int(50, 10), // state patch interval of a small room
   ROOM_PATCH_MS_PER_1K: int(10, 0), // added per 1,000 connected clients: fewer frames per client in big rooms

@@ -16,7 +16,7 @@ import { LiveroomClient, type LiveRoomConnection } from '../src/client/index.ts'
 import { httpClient, uniqueName, type HttpClient } from './helpers/app.ts';
 import { clusterEnv, clusterStore, gauge, type ClusterStore } from './helpers/cluster.ts';
 import { postgresAvailable } from './helpers/db.ts';
-import { firstCodedVideo, isKeyframe, readFlv, type FlvViewer } from './helpers/flv.ts';
+import { firstCodedVideo, isKeyframe, readFlv, readWsFlv, type FlvViewer } from './helpers/flv.ts';
 import { redisAvailable } from './helpers/jobs.ts';
 import { next, texts, until } from './helpers/live.ts';
 import { codecNames, push, type Push } from './helpers/media.ts';
@@ -157,9 +157,9 @@ map $rooms_node $rooms_backend { default ""; r1 ${hostOf(r1!)}; r2 ${hostOf(r2!)
     const room = (await http.request('GET', `/api/rooms/${roomId}`)).body.room;
     assert.equal(room.playback.flv, `${front}/live/${roomId}.flv`);
 
-    // two FLV players through the front door: least_conn puts one on each node, so B relays the room as an edge
+    // an HTTP-FLV and a WS-FLV player through the front door: least_conn puts one on each node, so B relays the room as an edge
     for (let i = 0; i < 2; i++) {
-      const player = readFlv(room.playback.flv);
+      const player = i === 0 ? readFlv(room.playback.flv) : readWsFlv(room.playback.wsFlv);
       players.push(player);
       const t0 = Date.now();
       const first = await eventually(() => firstCodedVideo(player.tags), 'a video frame', 20_000);
@@ -171,7 +171,7 @@ map $rooms_node $rooms_backend { default ""; r1 ${hostOf(r1!)}; r2 ${hostOf(r2!)
     assert.deepEqual(await codecNames(room.playback.flv), ['h264', 'aac']);
     await eventually(async () => (await fetch(room.playback.hls)).status === 200, 'HLS through the front door', 30_000);
     assert.deepEqual(await codecNames(room.playback.hls), ['h264', 'aac']);
-    // both nodes' players are counted
+    // both nodes' players are counted (HTTP-FLV and WS-FLV, and the HLS requests)
     await eventually(async () => (await http.request('GET', `/api/rooms/${roomId}`)).body.room.viewers >= 2, 'viewers over both nodes');
     // the preview made by A is served through the front door by an http process
     await eventually(async () => (await fetch(`${front}/previews/${roomId}.jpg`)).status === 200, 'the preview', 30_000);
@@ -202,7 +202,7 @@ map $rooms_node $rooms_backend { default ""; r1 ${hostOf(r1!)}; r2 ${hostOf(r2!)
     await until(viewer, () => viewer.state.status === 'ended', 'ended in the room', 30_000);
   });
 
-  test('one hot room over both rooms processes (shards of 3): one chat in one order, the summed online count, gifts, and moderation across shards', async () => {
+  test('one hot room over both rooms processes (shards of 3): one chat in one order, the summed online count, gifts, a lottery drawn once, and moderation across shards', async () => {
     const streamer = await http.register(uniqueName('hs'));
     const created = await http.request('POST', '/api/rooms', { token: streamer.token, json: { title: 'Hot room' } });
     assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -248,6 +248,28 @@ map $rooms_node $rooms_backend { default ""; r1 ${hostOf(r1!)}; r2 ${hostOf(r2!)
     const gift = await http.request('POST', `/api/rooms/${roomId}/gifts`, { token: fans[6]!.token, json: { giftId: 'rose', count: 1 } });
     assert.equal(gift.status, 201, JSON.stringify(gift.body));
     await Promise.all(all.map((c) => until(c, () => c.state.gifts.some((g) => g.userId === fans[6]!.id), 'the gift on every shard')));
+
+    // a danmaku lottery: fans on shards of both processes enter by chat; the jobs process draws it once and every shard announces it
+    const lottery = await http.request('POST', `/api/rooms/${roomId}/lotteries`, {
+      token: streamer.token,
+      json: { prize: 'A signed poster', winners: 2, method: 'danmaku', keyword: 'lucky me', durationSec: 5 },
+    });
+    assert.equal(lottery.status, 201, JSON.stringify(lottery.body));
+    const lotteryId = lottery.body.lottery.id as string;
+    const results = all.map((c) => next(c, 'lottery:result', (r) => r.lotteryId === lotteryId, 60_000));
+    await Promise.all(all.map((c) => until(c, () => c.state.lottery.id === lotteryId, 'the lottery on every shard')));
+    fans[0]!.conn.chat('lucky me');
+    fans[3]!.conn.chat('lucky me');
+    const drawn = await Promise.all(results);
+    for (const r of drawn) assert.deepEqual(r.winners.map((w) => w.id).sort(), [fans[0]!.id, fans[3]!.id].sort());
+    const db = new pg.Client({ connectionString: store.dbUrl });
+    await db.connect();
+    try {
+      const draws = await db.query(`select count(*)::int as n from audit_log where action = 'lottery.draw' and target = $1`, [lotteryId]);
+      assert.equal(draws.rows[0].n, 1, 'drawn exactly once');
+    } finally {
+      await db.end();
+    }
 
     // the owner (first shard) mutes a fan of the second shard, on the other process: their next line is refused there
     const muted = fans[3]!.conn;

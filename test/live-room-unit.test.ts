@@ -679,7 +679,7 @@ describe('shards of one room, in memory', () => {
       presence,
       liveRoomId: 'room-1',
       shardId,
-      settings: { relayMs: 10, keepaliveMs: 1000 },
+      settings: { relayMs: 10, keepaliveMs: 1000, echoMs: 1000 },
       setTimeout: timers.setTimeout,
       onPublishFailed: (err) => failures.push(err),
       now: clock.now,
@@ -783,6 +783,39 @@ describe('shards of one room, in memory', () => {
     for (now = 1000; now <= 3100; now += 700) a.relay.announce();
     assert.equal(a.relay.total(), 3);
     assert.equal(a.relay.shards(), 1);
+  });
+
+  test('a shard alone in its room shows its lines at once, without waiting for the channel', async () => {
+    const presence = countingPresence();
+    const a = shardOf(presence, 'A', []);
+    await a.open();
+    await a.receive('chat', viewer(alice), { text: 'no wait' });
+    assert.deepEqual(texts(a.state), ['no wait']);
+    a.timers.fireAll();
+    assert.deepEqual(texts(a.state), ['no wait'], 'its echo does not show it again');
+    assert.equal(presence.published.filter((b) => (b as { items?: unknown[] }).items).length, 1, 'still published, for a shard that opens');
+  });
+
+  test('with the channel down (Redis), a shard shows its own lines after ROOM_SHARD_ECHO_MS, and once when the late echo comes', async () => {
+    const presence = countingPresence();
+    const a = shardOf(presence, 'A', []);
+    const b = shardOf(presence, 'B', []);
+    await a.open();
+    await b.open();
+    // publishes go nowhere until Redis is back, then arrive late
+    const held: [string, unknown][] = [];
+    const down: RelayPresence = { ...presence, publish: (topic, data) => void held.push([topic, data]) };
+    const c = shardOf(down, 'C', []);
+    await c.open();
+    for (const [topic, data] of held.splice(0)) presence.publish(topic, data);
+    assert.equal(c.relay.shards(), 3, 'C knows its peers');
+    await c.receive('chat', viewer(alice), { text: 'while Redis is down' });
+    c.timers.fireAll(); // the relay tick: published into the void
+    assert.deepEqual(texts(c.state), [], 'not yet: the channel may still echo it');
+    c.timers.fireAll(); // ROOM_SHARD_ECHO_MS later
+    assert.deepEqual(texts(c.state), ['while Redis is down']);
+    for (const [topic, data] of held.splice(0)) presence.publish(topic, data);
+    for (const s of [a, b, c]) assert.deepEqual(texts(s.state), ['while Redis is down'], 'the late echo shows it once everywhere');
   });
 
   test('a line relayed while a shard is opening shows there once, whether or not the history it loaded has it', async () => {

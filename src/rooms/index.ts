@@ -42,6 +42,7 @@ type LiveRoomConfig = Pick<
   | 'ROOM_SHARD_SIZE'
   | 'ROOM_SHARD_RELAY_MS'
   | 'ROOM_SHARD_KEEPALIVE_MS'
+  | 'ROOM_SHARD_ECHO_MS'
   | 'ROOM_PATCH_MS'
   | 'ROOM_PATCH_MS_PER_1K'
   | 'ROOM_PATCH_MS_MAX'
@@ -92,6 +93,7 @@ export function liveRoomSettings(config: LiveRoomConfig): LiveRoomSettings {
     shardSize: config.ROOM_SHARD_SIZE,
     relayMs: config.ROOM_SHARD_RELAY_MS,
     keepaliveMs: config.ROOM_SHARD_KEEPALIVE_MS,
+    echoMs: config.ROOM_SHARD_ECHO_MS,
     patchMs: config.ROOM_PATCH_MS,
     patchMsPer1k: config.ROOM_PATCH_MS_PER_1K,
     patchMsMax: config.ROOM_PATCH_MS_MAX,

@@ -4,14 +4,19 @@
 // since the last (chat lines, deletions, moderation) and its client count, so
 // Redis carries O(shards × ticks) messages, never one per line per shard.
 // Every shard, the publisher too, shows chat lines as the channel delivers
-// them: one order for every shard. Gifts, lotteries, top fans and status reach
-// every shard through the event bus already and are not relayed.
+// them: one order for every shard. A shard alone in its room (the usual case)
+// shows its own at once, and a shard whose batch the channel has not echoed
+// within ROOM_SHARD_ECHO_MS (Redis is down) shows it itself: chat on one shard
+// never depends on Redis. Gifts, lotteries, top fans and status reach every
+// shard through the event bus already and are not relayed.
 import type { ChatMessage, ModerationChange } from '../domain/chat.ts';
 
 export type RelayItem = { kind: 'line'; line: ChatMessage } | { kind: 'delete'; messageId: string } | { kind: 'moderation'; change: ModerationChange };
 
 interface RelayBatch {
   from: string;
+  /** The publisher's batch number, to match its echo. */
+  seq: number;
   /** When the shard opened: the oldest shard leads the room. */
   since: number;
   online: number;
@@ -34,9 +39,14 @@ export interface ShardRelaySettings {
   relayMs: number;
   /** A shard announces its count at least this often; one not heard from for three times this is dropped from the sum. */
   keepaliveMs: number;
+  /** A shard's own items not echoed by the channel within this long are shown by the shard itself. */
+  echoMs: number;
 }
 
-/** Applies a batch's items; `mine` when this shard published them, `replayed` for items that came while the shard was opening. */
+/**
+ * Applies a batch's items; `mine` when this shard accepted them, `replayed` for items that came while the shard was
+ * opening. Items of this shard's may come twice (shown at once or after the echo timeout, then echoed late).
+ */
 export type RelayReceiver = (items: RelayItem[], mine: boolean, replayed: boolean) => void;
 
 export interface ShardRelayDeps {
@@ -66,6 +76,9 @@ export class ShardRelay {
   private readonly peers = new Map<string, Peer>();
   private outbox: RelayItem[] = [];
   private flushScheduled = false;
+  private seq = 0;
+  /** This shard's published items the channel has not echoed yet, by batch number. */
+  private readonly unechoed = new Map<number, RelayItem[]>();
   private local = 0;
   private published = -1;
   private publishedAt = 0;
@@ -99,6 +112,8 @@ export class ShardRelay {
   /** Queues an item for every shard (this one included); published within one relay tick. */
   send(item: RelayItem) {
     if (this.closed) return;
+    // Alone in the room: no other order to agree with, so no wait for the channel.
+    if (this.peers.size === 0 && this.receiver) this.receiver([item], true, false);
     this.outbox.push(item);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
@@ -150,10 +165,13 @@ export class ShardRelay {
   }
 
   private publish(extra: Pick<RelayBatch, 'hello' | 'bye'> = {}) {
-    const batch: RelayBatch = { from: this.deps.shardId, since: this.since, online: this.local, ...extra };
+    const batch: RelayBatch = { from: this.deps.shardId, seq: ++this.seq, since: this.since, online: this.local, ...extra };
     if (this.outbox.length > 0) {
-      batch.items = this.outbox;
+      const items = this.outbox;
+      batch.items = items;
       this.outbox = [];
+      this.unechoed.set(batch.seq, items);
+      this.deps.setTimeout(() => this.echoMissed(batch.seq), this.deps.settings.echoMs);
     }
     this.published = this.local;
     this.publishedAt = this.now();
@@ -174,9 +192,18 @@ export class ShardRelay {
       // A new shard counts nobody until the others announce themselves.
       if (batch.hello) this.publish();
     }
+    if (mine) this.unechoed.delete(batch.seq);
     if (!batch.items?.length) return;
     if (this.receiver) this.receiver(batch.items, mine, false);
     else this.early.push(batch);
+  }
+
+  /** The channel did not bring this shard's batch back in time (Redis down): its own clients see it anyway. */
+  private echoMissed(seq: number) {
+    const items = this.unechoed.get(seq);
+    if (!items) return;
+    this.unechoed.delete(seq);
+    if (!this.closed && this.receiver) this.receiver(items, true, false);
   }
 
   private expire() {

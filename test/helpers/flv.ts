@@ -1,8 +1,9 @@
 // A streaming FLV tag reader that copies nothing: it counts bytes and reports
 // each tag's type, timestamp and first two body bytes (enough to tell sequence
 // headers and keyframes apart). Used by the media and playback tests (through
-// readFlv for HTTP-FLV) and by the fan-out benchmark, whose readers must stay
+// readFlv for HTTP-FLV, readWsFlv for WS-FLV) and by the fan-out benchmark, whose readers must stay
 // light at thousands of sockets.
+import WebSocket from 'ws';
 
 export const FLV_AUDIO = 8;
 export const FLV_VIDEO = 9;
@@ -160,4 +161,28 @@ export function readFlv(url: string): FlvViewer {
     close: () => ac.abort(),
     done,
   };
+}
+
+/** A WS-FLV viewer: the same stream in WebSocket messages; `status` is 101 once it is open. */
+export function readWsFlv(url: string): FlvViewer {
+  const tags: FlvTag[] = [];
+  const reader = new FlvTagReader((t) => tags.push({ ...t }));
+  const ws = new WebSocket(url);
+  ws.on('message', (d: Buffer) => reader.push(d));
+  let onHead!: (status: number) => void;
+  const status = new Promise<number>((r) => (onHead = r));
+  ws.once('upgrade', (res) => onHead(res.statusCode ?? 0));
+  ws.once('unexpected-response', (_req, res) => {
+    onHead(res.statusCode ?? 0);
+    ws.terminate();
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    ws.once('close', () => resolve());
+    ws.once('error', (err) => {
+      onHead(0);
+      reject(err);
+    });
+  });
+  done.catch(() => {});
+  return { tags, reader, status, headers: Promise.resolve(new Headers()), close: () => ws.terminate(), done };
 }
