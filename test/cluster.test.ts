@@ -20,7 +20,7 @@ import { firstCodedVideo, isKeyframe, readFlv, readWsFlv, type FlvViewer } from 
 import { redisAvailable } from './helpers/jobs.ts';
 import { next, texts, until } from './helpers/live.ts';
 import { codecNames, push, type Push } from './helpers/media.ts';
-import { freePort, ROOT, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
+import { freePort, killOnExit, ROOT, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
 import { eventually } from './helpers/wait.ts';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
@@ -99,7 +99,7 @@ map $rooms_node $rooms_backend { default ""; r1 ${hostOf(r1!)}; r2 ${hostOf(r2!)
     );
     // as root nginx's workers would run as nobody, who cannot write this test's temp directory
     const asRoot = process.getuid?.() === 0 ? ' user root;' : '';
-    nginx = spawn(NGINX!, ['-p', prefix, '-e', 'stderr', '-c', 'nginx.conf', '-g', `daemon off;${asRoot}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    nginx = killOnExit(spawn(NGINX!, ['-p', prefix, '-e', 'stderr', '-c', 'nginx.conf', '-g', `daemon off;${asRoot}`], { stdio: ['ignore', 'ignore', 'pipe'] }));
     let nginxErr = '';
     nginx.stderr!.on('data', (d) => (nginxErr += d));
     await eventually(async () => {

@@ -19,7 +19,7 @@ import { POSTGRES_URL, postgresAvailable, REDIS_URL } from './helpers/db.ts';
 import { redisAvailable } from './helpers/jobs.ts';
 import { newUser, texts, until } from './helpers/live.ts';
 import { createRoomVia } from './helpers/wallet.ts';
-import { freePort } from './helpers/server-process.ts';
+import { freePort, killOnExit } from './helpers/server-process.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -56,7 +56,7 @@ describe('live rooms across two processes (Redis + PostgreSQL)', { skip: !ready 
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
-    children.push(child);
+    children.push(killOnExit(child));
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     const url = `http://127.0.0.1:${port}`;

@@ -19,7 +19,7 @@ import { createHlsServer } from '../src/media/hls.ts';
 import { createFlvPlayback, type FlvPlayback } from '../src/media/flv-playback.ts';
 import { mediaSettings } from '../src/media-control/media-settings.ts';
 import { firstCodedVideo, flvTag, FlvTagReader, FLV_AUDIO, FLV_VIDEO, isKeyframe, isSequenceHeader, readFlv, type FlvTag } from './helpers/flv.ts';
-import { freePort } from './helpers/server-process.ts';
+import { freePort, killOnExit } from './helpers/server-process.ts';
 
 const require = createRequire(import.meta.url);
 const NodeMediaServer = require('node-media-server');
@@ -45,7 +45,7 @@ function push(rtmpPort: number, name: string): ChildProcess {
     '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=25', '-f', 'lavfi', '-i', 'sine',
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-b:v', '1500k',
     '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${rtmpPort}/live/${name}`];
-  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = killOnExit(spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] }));
   child.stderr!.resume();
   return child;
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { uniqueName, type HttpClient, type TestApp } from './app.ts';
-import { freePort, startServerProcess, type ServerProcess } from './server-process.ts';
+import { freePort, killOnExit, startServerProcess, type ServerProcess } from './server-process.ts';
 import { eventually } from './wait.ts';
 
 /** A test app with the media role, short intervals and a short resume grace. */
@@ -68,7 +68,7 @@ export function push(url: string, opts: { seconds?: number } = {}): Push {
     ...(opts.seconds ? ['-t', String(opts.seconds)] : []),
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-b:v', '800k',
     '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', url];
-  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = killOnExit(spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] }));
   let err = '';
   child.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
   const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | string);

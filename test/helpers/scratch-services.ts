@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from './server-process.ts';
+import { atExit, freePort, killOnExit } from './server-process.ts';
 
 export interface ScratchService {
   url: string;
@@ -55,6 +55,11 @@ export async function startScratchPostgres(): Promise<ScratchService> {
     run('pg_ctl', ['-D', data, '-l', path.join(dir, 'log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
   };
   await start();
+  // pg_ctl's server is a daemon: stopped by pg_ctl if the test process ends without close()
+  atExit(() => {
+    const c = asPostgres(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
+    if (existsSync(path.join(data, 'postmaster.pid'))) spawnSync(c.cmd, c.args, { stdio: 'ignore' });
+  });
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     // immediate: the server goes away as in a crash or a network cut, without saying goodbye to clients
@@ -78,7 +83,7 @@ export async function startScratchRedis(): Promise<ScratchService> {
   const dir = await mkdtemp(path.join(tmpdir(), 'liveroom-redis-'));
   let child: ChildProcess | undefined;
   const start = async () => {
-    const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const c = killOnExit(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'], { stdio: ['ignore', 'pipe', 'ignore'] }));
     child = c;
     let out = '';
     c.stdout!.on('data', (d) => (out += d));

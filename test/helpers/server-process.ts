@@ -7,6 +7,27 @@ import { httpClient, type HttpClient } from './app.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 
+// A test file that times out is ended by the runner (--test-force-exit) without its after() hooks: whatever it
+// started must not outlive it and load the next files. Exit handlers run synchronously, so signals only.
+const started = new Set<ChildProcess>();
+const onExit: (() => void)[] = [];
+process.once('exit', () => {
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const fn of onExit) fn();
+});
+
+/** SIGKILLs `child` when the test process exits, if it is still running then. */
+export function killOnExit(child: ChildProcess): ChildProcess {
+  started.add(child);
+  child.once('exit', () => started.delete(child));
+  return child;
+}
+
+/** Runs `fn` (synchronous) when the test process exits: for services a child no longer holds (daemons). */
+export function atExit(fn: () => void) {
+  onExit.push(fn);
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -46,6 +67,7 @@ export async function startServerProcess(env: Record<string, string | undefined>
     env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', captureStdout ? 'pipe' : 'ignore', 'pipe'],
   });
+  killOnExit(child);
   let stderr = '';
   let output = '';
   child.stderr!.on('data', (d) => {
