@@ -109,7 +109,9 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
       liveRoomId: roomId,
       shardId: this.roomId,
       settings,
-      setTimeout: later,
+      // Not the room's clock: it ticks only with patches (every ROOM_PATCH_MS or more), and a relay batch that waited
+      // for a tick would wait for the next patch again on arrival. The relay ignores its timers once closed.
+      setTimeout: (fn, ms) => void setTimeout(fn, ms),
       onPublishFailed: (err) => logger.warn({ err, roomId }, 'shard relay publish failed'),
     });
     await this.relay.start();

@@ -54,7 +54,7 @@ export interface ShardRelayDeps {
   liveRoomId: string;
   shardId: string;
   settings: ShardRelaySettings;
-  /** The room's clock, so a disposed shard leaves no timer. */
+  /** Timers for the relay tick and the echo timeout (they do nothing once the relay is closed). */
   setTimeout(fn: () => void, ms: number): void;
   onPublishFailed(err: unknown): void;
   now?: () => number;
