@@ -12,15 +12,19 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { uniqueName } from './helpers/app.ts';
+import { chromiumAvailable, launchBrowser } from './helpers/browser.ts';
 import { clusterEnv, clusterStore, gauge, type ClusterStore } from './helpers/cluster.ts';
-import { postgresAvailable } from './helpers/db.ts';
+import { inCI, postgresAvailable } from './helpers/db.ts';
 import { firstCodedVideo, isKeyframe, readFlv, type FlvViewer } from './helpers/flv.ts';
 import { redisAvailable } from './helpers/jobs.ts';
 import { codecNames, push, type Push } from './helpers/media.ts';
 import { freePort, startServerProcess, type ServerProcess } from './helpers/server-process.ts';
 import { eventually } from './helpers/wait.ts';
+import { playFromPage } from './helpers/whep-page.ts';
 
 const ready = (await postgresAvailable()) && (await redisAvailable());
+// npm test installs Chromium; under CI a missing one is a failure, never a skip
+if (inCI && !chromiumAvailable()) throw new Error('Chromium is required under CI (npm test installs it)');
 
 describe('media origin and edge on two nodes', { skip: !ready && 'needs PostgreSQL and Redis' }, () => {
   let store: ClusterStore;
@@ -40,7 +44,7 @@ describe('media origin and edge on two nodes', { skip: !ready && 'needs PostgreS
     const dataDir = await mkdtemp(path.join(tmpdir(), 'liveroom-edge-'));
     dirs.push(dataDir);
     const mediaHttpPort = await freePort();
-    const env = clusterEnv(store, { roles, dataDir, rtmpPort: await freePort(), mediaHttpPort }, { MEDIA_HEARTBEAT_SEC: '1', MEDIA_EDGE_IDLE_SEC: '1', MEDIA_RESUME_GRACE_SEC: '3' });
+    const env = clusterEnv(store, { roles, dataDir, rtmpPort: await freePort(), mediaHttpPort }, { MEDIA_HEARTBEAT_SEC: '1', MEDIA_EDGE_IDLE_SEC: '1', MEDIA_RESUME_GRACE_SEC: '3', WHEP_IDLE_STOP_SEC: '1' });
     return { env, mediaUrl: `http://127.0.0.1:${mediaHttpPort}` };
   };
   const nodesInRegistry = async () => {
@@ -124,6 +128,30 @@ describe('media origin and edge on two nodes', { skip: !ready && 'needs PostgreS
     const counted = (await a.http.request('GET', `/api/rooms/${roomId}`)).body.room.viewers;
     // three FLV on B, one on A, and at most the HLS player just probed on B
     assert.ok(counted === 4 || counted === 5, `viewers ${counted}`);
+
+    // a WebRTC (WHEP) viewer on B: B plays the room from its own relay, still one pull from A, and counts the viewer
+    if (chromiumAvailable()) {
+      const browser = await launchBrowser();
+      try {
+        const page = await browser.newPage();
+        // a page of node B's own origin: the web app's CSP lets it reach its own media address, not B's
+        await page.goto(`${mediaB}/live/`);
+        const answer = await playFromPage(page, `${mediaB}/whep/${roomId}`);
+        assert.equal(answer.status, 201, answer.body);
+        await page.waitForFunction(() => {
+          const v = document.getElementById('whep') as HTMLVideoElement;
+          return v.currentTime > 1 && v.getVideoPlaybackQuality().totalVideoFrames > 10;
+        }, undefined, { timeout: 30_000 });
+        assert.equal(gauge(await metrics(a), 'liveroom_media_edge_pulls'), 1, 'the WHEP feed shares the edge pull');
+        await eventually(async () => /liveroom_media_viewers\{room="[^"]+",protocol="whep"\} 1/.test(await metrics(b)), 'the WHEP viewer counted on B');
+        // the feed reading B's relay is no FLV viewer: B's three FLV players only
+        assert.match(await metrics(b), /liveroom_media_viewers\{room="[^"]+",protocol="flv"\} 3\n/);
+        // the viewer hangs up (DELETE of its session), as a player leaving does
+        assert.equal((await fetch(new URL(answer.location!, mediaB), { method: 'DELETE' })).status, 200);
+      } finally {
+        await browser.close();
+      }
+    } else process.stdout.write('# no Chromium here: the WHEP viewer on the edge was not tried\n');
 
     // B's FLV viewers leave: after the idle time B stops pulling
     for (const v of viewers.slice(0, 3)) v.close();

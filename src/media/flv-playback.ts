@@ -13,7 +13,7 @@ import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { NmsBroadcast } from './rtmp-ingest.ts';
 import { StreamFanout, type FanoutLimits, type Viewer } from './stream-fanout.ts';
-import { broadcastSource, EDGE_HEADER, type StreamSource } from './stream-source.ts';
+import { broadcastSource, EDGE_HEADER, FEED_HEADER, type StreamSource } from './stream-source.ts';
 
 export interface FlvPlayback {
   port: number;
@@ -202,7 +202,7 @@ export async function createFlvPlayback(opts: FlvPlaybackOptions): Promise<FlvPl
     const socket = req.socket;
     streaming.add(socket);
     socket.write(FLV_RESPONSE_HEAD);
-    const v: Viewer = { socket, ws: null, maxBuffered: maxViewerBufferBytes, edge: req.headers[EDGE_HEADER] !== undefined };
+    const v: Viewer = { socket, ws: null, maxBuffered: maxViewerBufferBytes, edge: req.headers[EDGE_HEADER] !== undefined, feed: req.headers[FEED_HEADER] !== undefined };
     socket.once('close', () => stream.removeViewer(v));
     socket.on('error', () => socket.destroy());
     join(stream, v);

@@ -24,7 +24,7 @@ import { RoomOutputs } from './room-outputs.ts';
 import { startRtmpIngest, type Publisher, type RtmpIngest } from './rtmp-ingest.ts';
 import { pullSource } from './stream-source.ts';
 import { createOfferLimiter } from './webrtc-http.ts';
-import { createWhepPlayback, type WhepPlayback } from './whep.ts';
+import { broadcastWhepSource, createWhepPlayback, loopbackWhepSource, type WhepPlayback } from './whep.ts';
 import { createWhipIngest, type WhipIngest } from './whip.ts';
 
 interface Live {
@@ -52,6 +52,11 @@ function ask<T>(req: MediaRequest): Promise<T> {
     pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
     send({ t: 'ask', id, ...req });
   });
+}
+
+/** How this node reaches its own listeners: a wildcard listen address over loopback. */
+function loopbackHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
 }
 
 async function main(settings: MediaSettings): Promise<void> {
@@ -98,8 +103,7 @@ async function main(settings: MediaSettings): Promise<void> {
     settings.whip.maxSessions > 0
       ? createWhipIngest({
           ffmpegPath: bin,
-          // a wildcard listen address is reached over loopback
-          rtmpHost: settings.host === '0.0.0.0' || settings.host === '::' ? '127.0.0.1' : settings.host.includes(':') ? `[${settings.host}]` : settings.host,
+          rtmpHost: loopbackHost(settings.host),
           rtmpPort: () => rtmpPort,
           authorize: (key) => ask<AuthorizeAnswer>({ op: 'authorize', key }),
           offers,
@@ -112,7 +116,13 @@ async function main(settings: MediaSettings): Promise<void> {
     settings.whep.maxViewers > 0
       ? createWhepPlayback({
           ffmpegPath: bin,
-          source: (roomId) => live.get(roomId)?.publisher.broadcast(),
+          source: async (roomId) => {
+            const broadcast = live.get(roomId)?.publisher.broadcast();
+            if (broadcast) return broadcastWhepSource(broadcast);
+            // published on another node: played from this node's edge relay (one pull, shared with FLV viewers)
+            if (!(await originOf(roomId).catch(() => null))) return undefined;
+            return loopbackWhepSource(`http://${loopbackHost(settings.host)}:${playback.port}/live/${roomId}.flv`);
+          },
           offers,
           settings: settings.whep,
           logger,

@@ -27,6 +27,8 @@ export interface Viewer {
   maxBuffered: number;
   /** Another media node's pull (an edge): served like a viewer, not counted as one. */
   edge?: boolean;
+  /** This node's own WHEP feed (whep.ts): served like a viewer, counted neither as one nor as an edge. */
+  feed?: boolean;
 }
 
 export interface FanoutLimits {
@@ -60,6 +62,7 @@ export class StreamFanout {
   private flushTimer: NodeJS.Timeout | null = null; // the max-delay flush for audio
   private ended = false;
   private edges = 0;
+  private feeds = 0;
   private readonly onSourceClosed: () => void;
   /** Runs when the last viewer (edges included) leaves. */
   onIdle: (() => void) | null = null;
@@ -96,7 +99,7 @@ export class StreamFanout {
 
   /** Viewers, not counting other nodes' pulls. */
   get viewerCount(): number {
-    return this.live.size + this.waiting.size - this.edges;
+    return this.live.size + this.waiting.size - this.edges - this.feeds;
   }
 
   /** Other nodes pulling this stream (edges). */
@@ -125,6 +128,7 @@ export class StreamFanout {
     let bytes = 0;
     for (const p of parts) bytes += p.length;
     if (v.edge) this.edges++;
+    else if (v.feed) this.feeds++;
     // the start-up burst does not count against the viewer's backlog allowance
     v.maxBuffered = this.limits.maxViewerBufferBytes + bytes;
     if (v.ws === null) {
@@ -140,6 +144,7 @@ export class StreamFanout {
   removeViewer(v: Viewer): void {
     if (!this.live.delete(v) && !this.waiting.delete(v)) return;
     if (v.edge) this.edges--;
+    else if (v.feed) this.feeds--;
     if (this.connectionCount === 0 && !this.ended) this.onIdle?.();
   }
 
@@ -166,6 +171,7 @@ export class StreamFanout {
       set.clear();
     }
     this.edges = 0;
+    this.feeds = 0;
   }
 
   private onTag(tag: Buffer): void {

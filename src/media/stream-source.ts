@@ -45,6 +45,8 @@ export function broadcastSource(broadcast: NmsBroadcast): StreamSource & { broad
 
 /** Marks a pull as an edge's, so the origin does not count it as a viewer. */
 export const EDGE_HEADER = 'x-liveroom-edge';
+/** Marks a node's own WHEP feed reading its FLV over loopback: neither a viewer nor an edge. */
+export const FEED_HEADER = 'x-liveroom-feed';
 
 export interface PullOptions {
   /** The origin's FLV URL for the room. */

@@ -1,7 +1,9 @@
 // WHEP playback (RFC 9725's playback twin) in the media process: a viewer
 // POSTs a recvonly SDP offer to /whep/<roomId> and gets WebRTC with well under
 // a second of delay. Per live room with WHEP viewers, one ffmpeg reads the
-// room's FLV (on stdin, like HLS) and sends RTP over loopback: H.264
+// room's FLV (on stdin, like HLS: the publisher's broadcast on its origin, or
+// on an edge the node's own relay of the origin's pull, read over loopback)
+// and sends RTP over loopback: H.264
 // constrained baseline without B-frames and a keyframe every second (what
 // browsers' WebRTC decoders take and what lets a newcomer start fast) and Opus.
 // werift then encrypts it per viewer (SRTP in JavaScript: tens of viewers per
@@ -11,18 +13,25 @@
 // taken only once it has (the caller bounds offers per client address).
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import type http from 'node:http';
+import http from 'node:http';
 import type { Logger } from 'pino';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useNACK, usePLI } from 'werift';
 import { pidReporter, startWhepFeed, type FfmpegFeed } from './ffmpeg.ts';
 import type { WhepSettings } from './ipc.ts';
 import { tapBroadcast, type NmsBroadcast } from './rtmp-ingest.ts';
+import { FEED_HEADER } from './stream-source.ts';
 import { HttpError, readBody, replyError, tooManyOffers, waitForCandidates, WEBRTC_CORS, type OfferLimiter } from './webrtc-http.ts';
+
+/** A room's FLV bytes for the feed's ffmpeg. */
+export interface WhepSource {
+  /** Starts delivery; `onEnd` when the stream ends. Returns the stop. */
+  tap(onData: (buf: Buffer) => void, onEnd: () => void): () => void;
+}
 
 export interface WhepPlaybackOptions {
   ffmpegPath: string;
-  /** The live broadcast of a room on this media node, if any. */
-  source(roomId: string): NmsBroadcast | undefined;
+  /** Where this node can read a live room's FLV: its publisher here, or the node's edge relay of it; undefined when not live. */
+  source(roomId: string): Promise<WhepSource | undefined>;
   /** Offers in flight per client address (shared with WHIP). */
   offers: OfferLimiter;
   settings: WhepSettings;
@@ -121,7 +130,7 @@ export function createWhepPlayback(opts: WhepPlaybackOptions): WhepPlayback {
     for (const v of feed.viewers.values()) void closeViewer(feed, v, 'feed stopped');
   }
 
-  async function startFeed(roomId: string, broadcast: NmsBroadcast): Promise<Feed> {
+  async function startFeed(roomId: string, source: WhepSource): Promise<Feed> {
     // each packet goes to every viewer's track; werift gives it that sender's SSRC and payload type
     const fanOut = (kind: 'video' | 'audio') => (packet: Buffer) => {
       const f = feeds.get(roomId);
@@ -143,11 +152,14 @@ export function createWhepPlayback(opts: WhepPlaybackOptions): WhepPlayback {
       if (!feed.stopped) log.warn({ roomId, err: err?.message.slice(-500) }, 'WHEP feed ffmpeg exited');
       stopFeed(feed);
     });
-    feed.untap = tapBroadcast(broadcast, (buf) => {
-      // an encoder that cannot keep up is not fed without bound: its viewers end and may come back
-      if (ff.backlog() > settings.maxBacklogBytes) return stopFeed(feed);
-      ff.input.write(buf);
-    });
+    feed.untap = source.tap(
+      (buf) => {
+        // an encoder that cannot keep up is not fed without bound: its viewers end and may come back
+        if (ff.backlog() > settings.maxBacklogBytes) return stopFeed(feed);
+        ff.input.write(buf);
+      },
+      () => stopFeed(feed),
+    );
     feeds.set(roomId, feed);
     log.info({ roomId }, 'WHEP feed started');
     return feed;
@@ -160,20 +172,20 @@ export function createWhepPlayback(opts: WhepPlaybackOptions): WhepPlayback {
     const notLive = () => new HttpError(404, 'stream_not_found', 'this room is not live on this media node');
     const tooMany = () => new HttpError(503, 'too_many_viewers', 'this media node takes no more WebRTC viewers now; play FLV or HLS');
     // an offline room or a full node is refused before the body is read
-    if (!opts.source(roomId)) throw notLive();
+    if (!(await opts.source(roomId))) throw notLive();
     if (total() >= settings.maxViewers) throw tooMany();
     const body = await readBody(req, settings.maxSdpBytes, settings.sdpReadTimeoutMs);
     if (!/^v=0\r?\n/.test(body) || !/\r?\nm=(audio|video) /.test(body)) throw new HttpError(400, 'invalid_sdp', 'the body is not an SDP offer with audio or video');
     if (closed) throw new HttpError(503, 'shutting_down', 'the media node is stopping');
-    const broadcast = opts.source(roomId);
-    if (!broadcast) throw notLive();
+    const source = await opts.source(roomId);
+    if (!source) throw notLive();
     // the place is taken with the body in hand and before the next await
     if (total() >= settings.maxViewers) throw tooMany();
     starting++;
     let viewer: Viewer | undefined;
     let feed: Feed | undefined;
     try {
-      feed = feeds.get(roomId) ?? (await startFeed(roomId, broadcast));
+      feed = feeds.get(roomId) ?? (await startFeed(roomId, source));
       clearTimeout(feed.idleTimer);
       const pc = new RTCPeerConnection({
         codecs: CODECS,
@@ -261,6 +273,41 @@ export function createWhepPlayback(opts: WhepPlaybackOptions): WhepPlayback {
       const viewers = [...feeds.values()].flatMap((f) => [...f.viewers.values()].map((v) => closeViewer(f, v, 'media stopping')));
       for (const f of [...feeds.values()]) stopFeed(f);
       await Promise.all(viewers);
+    },
+  };
+}
+
+/** The publisher's broadcast on this node. */
+export function broadcastWhepSource(broadcast: NmsBroadcast): WhepSource {
+  // the broadcast's end reaches the feed through stopRoom (the publisher left)
+  return { tap: (onData) => tapBroadcast(broadcast, onData) };
+}
+
+/** This node's own FLV of the room, over loopback: on an edge, its one pull from the origin feeds WHEP too. */
+export function loopbackWhepSource(url: string): WhepSource {
+  return {
+    tap(onData, onEnd) {
+      let done = false;
+      const end = () => {
+        if (done) return;
+        done = true;
+        onEnd();
+      };
+      const req = http.get(url, { headers: { [FEED_HEADER]: '1' } }, (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          return end();
+        }
+        res.on('data', (chunk: Buffer) => done || onData(chunk));
+        res.once('end', end);
+        res.once('error', end);
+        res.once('close', end);
+      });
+      req.once('error', end);
+      return () => {
+        done = true;
+        req.destroy();
+      };
     },
   };
 }
