@@ -657,7 +657,7 @@ describe('shards of one room, in memory', () => {
   }
 
   /** One shard of room-1 wired as the live room wires it: its own state, chat room, viewers and relay. */
-  function shardOf(presence: RelayPresence, shardId: string, viewers: ReturnType<typeof viewer>[], clock = { now: () => 0 }) {
+  function shardOf(presence: RelayPresence, shardId: string, viewers: ReturnType<typeof viewer>[], clock = { now: () => 0 }, chatHistory = 100) {
     const state = new LiveRoomState();
     const timers = manualTimers();
     const failures: unknown[] = [];
@@ -684,7 +684,7 @@ describe('shards of one room, in memory', () => {
       onPublishFailed: (err) => failures.push(err),
       now: clock.now,
     });
-    const chat = { chatRoom, state, chatHistory: 100, viewersOf };
+    const chat = { chatRoom, state, chatHistory, viewersOf };
     const receive = messageReceiver(chatHandlers({ ...chat, onPosted: () => {}, relay: (item) => relay.send(item) }), (err) => failures.push(err));
     return {
       state,
@@ -794,6 +794,24 @@ describe('shards of one room, in memory', () => {
     a.timers.fireAll();
     assert.deepEqual(texts(a.state), ['no wait'], 'its echo does not show it again');
     assert.equal(presence.published.filter((b) => (b as { items?: unknown[] }).items).length, 1, 'still published, for a shard that opens');
+  });
+
+  test('a shard shows each of its own lines once, even when more lines than CHAT_HISTORY are taken before their echo', async () => {
+    const presence = countingPresence();
+    // the channel brings batches back late: when the test lets it
+    const held: [string, unknown][] = [];
+    const slow: RelayPresence = { ...presence, publish: (topic, data) => void held.push([topic, data]) };
+    const a = shardOf(slow, 'A', [], { now: () => 0 }, 2);
+    await a.open();
+    for (const text of ['one', 'two', 'three']) await a.receive('chat', viewer(alice), { text });
+    a.timers.fireAll(); // the relay tick: published, not yet echoed
+    await a.receive('chat', viewer(alice), { text: 'four' });
+    assert.deepEqual(texts(a.state), ['three', 'four'], 'alone in the room: shown at once');
+    for (const [topic, data] of held.splice(0)) presence.publish(topic, data);
+    assert.deepEqual(texts(a.state), ['three', 'four'], 'the late echo of the first three shows none of them again');
+    a.timers.fireAll(); // the next tick and the echo timeouts
+    for (const [topic, data] of held.splice(0)) presence.publish(topic, data);
+    assert.deepEqual(texts(a.state), ['three', 'four']);
   });
 
   test('with the channel down (Redis), a shard shows its own lines after ROOM_SHARD_ECHO_MS, and once when the late echo comes', async () => {

@@ -68,6 +68,9 @@ interface Peer {
 
 export const relayTopic = (liveRoomId: string) => `liveroom:shards:${liveRoomId}`;
 
+/** Own batches remembered while their echo is awaited (a second of a very busy shard's relay ticks). */
+const MAX_UNECHOED = 1000;
+
 export class ShardRelay {
   private readonly deps: ShardRelayDeps;
   private readonly now: () => number;
@@ -75,10 +78,15 @@ export class ShardRelay {
   private readonly since: number;
   private readonly peers = new Map<string, Peer>();
   private outbox: RelayItem[] = [];
+  /** Which outbox items this shard has shown already (it was alone in the room when it took them). */
+  private outboxShown: boolean[] = [];
   private flushScheduled = false;
   private seq = 0;
-  /** This shard's published items the channel has not echoed yet, by batch number. */
-  private readonly unechoed = new Map<number, RelayItem[]>();
+  /**
+   * This shard's published batches whose echo has not come yet, and which of their items it has shown already:
+   * each is shown here exactly once, whether at once, after the echo timeout, or on the echo.
+   */
+  private readonly unechoed = new Map<number, { items: RelayItem[]; shown: boolean[] }>();
   private local = 0;
   private published = -1;
   private publishedAt = 0;
@@ -113,8 +121,10 @@ export class ShardRelay {
   send(item: RelayItem) {
     if (this.closed) return;
     // Alone in the room: no other order to agree with, so no wait for the channel.
-    if (this.peers.size === 0 && this.receiver) this.receiver([item], true, false);
+    const alone = this.peers.size === 0 && this.receiver !== undefined;
+    if (alone) this.receiver!([item], true, false);
     this.outbox.push(item);
+    this.outboxShown.push(alone);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     this.deps.setTimeout(() => {
@@ -169,8 +179,11 @@ export class ShardRelay {
     if (this.outbox.length > 0) {
       const items = this.outbox;
       batch.items = items;
+      this.unechoed.set(batch.seq, { items, shown: this.outboxShown });
       this.outbox = [];
-      this.unechoed.set(batch.seq, items);
+      this.outboxShown = [];
+      // Echoes lost for good (Redis lost the publish) must not pile up: the oldest are forgotten.
+      if (this.unechoed.size > MAX_UNECHOED) this.unechoed.delete(this.unechoed.keys().next().value!);
       this.deps.setTimeout(() => this.echoMissed(batch.seq), this.deps.settings.echoMs);
     }
     this.published = this.local;
@@ -192,18 +205,23 @@ export class ShardRelay {
       // A new shard counts nobody until the others announce themselves.
       if (batch.hello) this.publish();
     }
-    if (mine) this.unechoed.delete(batch.seq);
     if (!batch.items?.length) return;
-    if (this.receiver) this.receiver(batch.items, mine, false);
-    else this.early.push(batch);
+    if (!this.receiver) return void this.early.push(batch);
+    const own = mine ? this.unechoed.get(batch.seq) : undefined;
+    if (mine) this.unechoed.delete(batch.seq);
+    // The items of this shard's own batch it has not shown yet (all of them when the record was forgotten).
+    const items = own ? own.items.filter((_, i) => !own.shown[i]) : batch.items;
+    if (items.length > 0) this.receiver(items, mine, false);
   }
 
   /** The channel did not bring this shard's batch back in time (Redis down): its own clients see it anyway. */
   private echoMissed(seq: number) {
-    const items = this.unechoed.get(seq);
-    if (!items) return;
-    this.unechoed.delete(seq);
-    if (!this.closed && this.receiver) this.receiver(items, true, false);
+    const own = this.unechoed.get(seq);
+    if (!own || this.closed || !this.receiver) return;
+    const items = own.items.filter((_, i) => !own.shown[i]);
+    // kept, all shown, until the echo comes (or is forgotten), so a late echo shows nothing twice
+    own.shown = own.items.map(() => true);
+    if (items.length > 0) this.receiver(items, true, false);
   }
 
   private expire() {
