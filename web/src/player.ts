@@ -189,8 +189,9 @@ export function createPlayer(video: HTMLVideoElement, onState: (s: PlayerState, 
       tech: 'flv',
       destroy: () => {
         p.pause();
-        p.unload();
+        // detached first: unload() would abort() a SourceBuffer mid-cleanup, which mpegts.js logs as an error
         p.detachMediaElement();
+        p.unload();
         p.destroy();
       },
     };
