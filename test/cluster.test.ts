@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { LiveroomClient, type LiveRoomConnection } from '../src/client/index.ts';
 import { httpClient, uniqueName, type HttpClient } from './helpers/app.ts';
-import { clusterEnv, clusterStore, gauge, type ClusterStore } from './helpers/cluster.ts';
+import { auditCount, clusterEnv, clusterStore, gauge, type ClusterStore } from './helpers/cluster.ts';
 import { postgresAvailable } from './helpers/db.ts';
 import { firstCodedVideo, isKeyframe, readFlv, readWsFlv, type FlvViewer } from './helpers/flv.ts';
 import { redisAvailable } from './helpers/jobs.ts';
@@ -262,14 +262,7 @@ map $rooms_node $rooms_backend { default ""; r1 ${hostOf(r1!)}; r2 ${hostOf(r2!)
     fans[3]!.conn.chat('lucky me');
     const drawn = await Promise.all(results);
     for (const r of drawn) assert.deepEqual(r.winners.map((w) => w.id).sort(), [fans[0]!.id, fans[3]!.id].sort());
-    const db = new pg.Client({ connectionString: store.dbUrl });
-    await db.connect();
-    try {
-      const draws = await db.query(`select count(*)::int as n from audit_log where action = 'lottery.draw' and target = $1`, [lotteryId]);
-      assert.equal(draws.rows[0].n, 1, 'drawn exactly once');
-    } finally {
-      await db.end();
-    }
+    assert.equal(await auditCount(store, 'lottery.draw', lotteryId), 1, 'drawn exactly once');
 
     // the owner (first shard) mutes a fan of the second shard, on the other process: their next line is refused there
     const muted = fans[3]!.conn;

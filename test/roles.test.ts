@@ -8,10 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { LiveroomClient, type LiveRoomConnection } from '../src/client/index.ts';
 import { uniqueName } from './helpers/app.ts';
-import { clusterEnv, clusterStore, type ClusterStore } from './helpers/cluster.ts';
+import { auditCount, clusterEnv, clusterStore, type ClusterStore } from './helpers/cluster.ts';
 import { postgresAvailable } from './helpers/db.ts';
 import { firstCodedVideo, isKeyframe, readFlv } from './helpers/flv.ts';
 import { redisAvailable } from './helpers/jobs.ts';
@@ -116,14 +115,7 @@ describe('roles as separate processes (http, rooms, media, jobs)', { skip: !read
     assert.equal((await http.http.request('POST', `/api/lotteries/${lotteryId}/entries`, { token: fan.token })).status, 201);
     const drawn = await result;
     assert.deepEqual(drawn.winners.map((w) => w.id), [fan.id]);
-    const db = new pg.Client({ connectionString: store.dbUrl });
-    await db.connect();
-    try {
-      const draws = await db.query(`select count(*)::int as n from audit_log where action = 'lottery.draw' and target = $1`, [lotteryId]);
-      assert.equal(draws.rows[0].n, 1, 'drawn exactly once');
-    } finally {
-      await db.end();
-    }
+    assert.equal(await auditCount(store, 'lottery.draw', lotteryId), 1, 'drawn exactly once');
 
     // the preview the media process makes is served by the http process (one DATA_DIR on this machine)
     await eventually(async () => (await fetch(`${http.url}/previews/${roomId}.jpg`)).status === 200, 'the preview over the http process', 30_000);

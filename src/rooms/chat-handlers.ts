@@ -105,8 +105,8 @@ export function relayedChat(deps: Pick<ChatHandlersDeps, 'chatRoom' | 'state' | 
   return (items, mine, replayed) => {
     for (const item of items) {
       if (item.kind === 'line') {
-        // A line that came while the shard opened may be in the history it loaded too, and one of this shard's
-        // may have been shown before its echo (alone in the room, or the channel was late).
+        // A line that came while the shard opened may be in the history it loaded too; an own line whose
+        // record the relay had to forget (a long Redis outage) may have been shown already.
         if ((replayed || mine) && deps.state.chat.some((l) => l.id === item.line.id)) continue;
         here.show(item.line);
       } else if (mine) continue;

@@ -102,7 +102,6 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     this.maxMessagesPerSecond = settings.maxMessagesPerSec;
     this.seatReservationTimeout = settings.seatReservationSec;
     this.patchRate = settings.patchMs;
-    const later = (fn: () => void, ms: number) => void this.clock.setTimeout(fn, ms);
     // Listening before the history is read: a line another shard accepts meanwhile is not lost.
     this.relay = new ShardRelay({
       presence: this.presence,
@@ -126,7 +125,8 @@ export class LiveRoom extends Room<{ state: InstanceType<typeof LiveRoomState>; 
     this.state = state;
     this.autoDispose = info.status !== 'live';
 
-    // Timers on the room's clock (`later`): a disposed room leaves none behind.
+    // Timers on the room's clock: a disposed room leaves none behind.
+    const later = (fn: () => void, ms: number) => void this.clock.setTimeout(fn, ms);
     const viewersOf = (userId: string) => this.clients.filter((c) => c.auth?.user?.id === userId);
     this.sessions = new SessionRevocations(
       deps.events,

@@ -75,3 +75,14 @@ export function gauge(metrics: string, name: string): number | undefined {
   const line = metrics.split('\n').find((l) => l.startsWith(`${name} `));
   return line === undefined ? undefined : Number(line.slice(name.length + 1));
 }
+
+/** How many audit entries of `action` on `target` the cluster's database holds (a lottery drawn once has one `lottery.draw`). */
+export async function auditCount(store: Pick<ClusterStore, 'dbUrl'>, action: string, target: string): Promise<number> {
+  const db = new pg.Client({ connectionString: store.dbUrl });
+  await db.connect();
+  try {
+    return (await db.query('select count(*)::int as n from audit_log where action = $1 and target = $2', [action, target])).rows[0].n;
+  } finally {
+    await db.end();
+  }
+}
